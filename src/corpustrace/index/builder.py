@@ -1,0 +1,210 @@
+"""`corpustrace build`: stream a corpus into bounded, atomically written shards.
+
+A shard is renamed into place only when complete and the manifest is written last,
+so an interrupted build never looks finished; running the same command again
+resumes after the last complete shard (`build-state.json` records what it was).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+
+from corpustrace.corpus import Document, ReadStats, Source, expand_inputs, iter_documents
+from corpustrace.errors import BuildError
+from corpustrace.index import format as fmt
+from corpustrace.index.progress import Progress
+from corpustrace.index.writer import (
+    TokenizedDoc,
+    complete_shards,
+    finish_index,
+    now,
+    write_shards,
+)
+from corpustrace.tokenizer import Tokenizer
+from corpustrace.tokenizer_load import load_tokenizer
+
+BATCH_CHARS = 4 << 20
+BATCH_DOCS = 2048
+FIXED_OVERHEAD = 512 << 20
+MAX_SHARD_POSITIONS = (1 << 32) - 1
+
+
+@dataclass
+class BuildOptions:
+    inputs: Sequence[str]
+    out: Path
+    tokenizer: str | None = None  # None: the existing index's tokenizer (append)
+    text_field: str = "text"
+    workers: int | None = None
+    max_memory: int | None = None  # bytes
+    shard_tokens: int | None = None
+    append: bool = False
+    skip_bad_lines: bool = False
+    quiet: bool = False
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    shards_written: int
+    shards_resumed: int
+    documents: int
+    tokens: int
+    seconds: float
+    stats: dict[str, Any] = field(default_factory=dict)
+    already_complete: bool = False
+
+
+def default_max_memory() -> int:
+    """A safe share of this machine's memory for one build: 40% of the total."""
+    return int(psutil.virtual_memory().total * 0.4)
+
+
+def shard_tokens_for(max_memory: int, width: int) -> int:
+    """Positions per shard so that filling one shard while sorting another fits.
+
+    Per position: the buffer being filled (width), and in the writer the concatenated
+    tokens, divsufsort's writable copy (width each), its int64 output (8) and the
+    packed suffix array (up to 5): 3 * width + 13 bytes.
+    """
+    usable = max(max_memory - FIXED_OVERHEAD, 1 << 20)
+    return int(min(usable // (3 * width + 13), MAX_SHARD_POSITIONS))
+
+
+def build(opts: BuildOptions) -> BuildResult:
+    started = time.monotonic()
+    out = Path(opts.out)
+    if opts.workers:
+        os.environ["RAYON_NUM_THREADS"] = str(opts.workers)
+    sources = expand_inputs(opts.inputs)
+    base = _existing_manifest(out, opts)
+    tokenizer = _resolve_tokenizer(opts, base)
+    match = _match_params(sources, tokenizer, opts)
+    if base is not None and not opts.append:
+        runs = base.build.get("runs") or []
+        if runs and runs[-1].get("match") == match:
+            return BuildResult(out, 0, len(base.shards), base.total_documents,
+                               base.total_tokens, 0.0, already_complete=True)
+        raise BuildError(f"{out} already holds an index: use --append to add to it")
+    out.mkdir(parents=True, exist_ok=True)
+    first = len(base.shards) if base is not None else 0
+    state = _load_or_start_state(out, match, first)
+    done = complete_shards(out, first)
+    start = (0, 0)
+    if done:
+        start = (int(done[-1].source_end["source"]), int(done[-1].source_end["record"]))
+    max_memory = opts.max_memory or default_max_memory()
+    per_shard = opts.shard_tokens or shard_tokens_for(max_memory, tokenizer.width)
+    stats = _resume_stats(state.get("stats") or {})
+    docs = iter_documents(sources, text_field=opts.text_field,
+                          skip_bad_lines=opts.skip_bad_lines, stats=stats, start=start)
+    progress = Progress(quiet=opts.quiet, resumed_shards=len(done))
+    try:
+        written = write_shards(_tokenized(docs, tokenizer), tokenizer, out, first + len(done),
+                               per_shard, progress, state, lambda: _stats_dict(stats))
+    finally:
+        progress.close()
+    new_shards = complete_shards(out, first)
+    if not any(s.documents for s in [*(base.shards if base else []), *new_shards]):
+        raise BuildError("no documents found in the input")
+    run = {"match": match, "append": opts.append, "shards": [s.name for s in new_shards],
+           "max_memory": max_memory, "shard_tokens": per_shard, "stats": _stats_dict(stats),
+           "started": state.get("started")}
+    manifest = finish_index(out, tokenizer, [*(base.shards if base else []), *new_shards],
+                            base, run)
+    return BuildResult(out, written, len(done), manifest.total_documents,
+                       manifest.total_tokens, time.monotonic() - started, run["stats"])
+
+
+def _tokenized(docs: Iterable[Document], tokenizer: Tokenizer) -> Iterator[TokenizedDoc]:
+    for batch in _batches(docs):
+        for doc, ids in zip(batch, tokenizer.encode_batch([d.text for d in batch]), strict=True):
+            yield TokenizedDoc(ids, orjson.dumps(doc.meta), (doc.source_index, doc.record + 1))
+
+
+def _batches(docs: Iterable[Document]) -> Iterator[list[Document]]:
+    batch: list[Document] = []
+    chars = 0
+    for doc in docs:
+        batch.append(doc)
+        chars += len(doc.text)
+        if chars >= BATCH_CHARS or len(batch) >= BATCH_DOCS:
+            yield batch
+            batch, chars = [], 0
+    if batch:
+        yield batch
+
+
+def _existing_manifest(out: Path, opts: BuildOptions) -> fmt.Manifest | None:
+    if (out / fmt.MANIFEST).is_file():
+        return fmt.Manifest.load(out)
+    if opts.append:
+        raise BuildError(f"{out}: --append needs a finished index there")
+    return None
+
+
+def _resolve_tokenizer(opts: BuildOptions, base: fmt.Manifest | None) -> Tokenizer:
+    if base is not None and opts.append:
+        existing = Tokenizer.from_index_dir(Path(opts.out) / fmt.TOKENIZER_DIR)
+        if opts.tokenizer is not None:
+            given = load_tokenizer(opts.tokenizer)
+            if given.hf.to_str() != existing.hf.to_str():
+                raise BuildError("--tokenizer differs from the tokenizer of the index")
+        return existing
+    if opts.tokenizer is None:
+        raise BuildError("--tokenizer is required for a new index")
+    return load_tokenizer(opts.tokenizer)
+
+
+def _match_params(sources: list[Source], tokenizer: Tokenizer, opts: BuildOptions) -> dict[str, Any]:
+    """What a resumed or repeated run must share with the first one."""
+    return {
+        "inputs": [str(s.path.resolve()) for s in sources],
+        "tokenizer": tokenizer.describe(),
+        "text_field": opts.text_field,
+        "skip_bad_lines": opts.skip_bad_lines,
+    }
+
+
+def _load_or_start_state(out: Path, match: dict[str, Any], first: int) -> dict[str, Any]:
+    path = out / fmt.BUILD_STATE
+    if path.is_file():
+        state: dict[str, Any] = orjson.loads(path.read_bytes())
+        if state.get("match") != match or state.get("first_shard") != first:
+            raise BuildError(
+                f"{out} holds an unfinished build with other inputs or tokenizer: "
+                "rerun that command to resume it, or remove the directory"
+            )
+        return state
+    for stale in out.glob("shard-*"):
+        number = int(stale.name.split("-")[1].split(".")[0])
+        if number >= first and not stale.name.endswith(fmt.TMP_SUFFIX):
+            raise BuildError(f"{stale}: a shard without a build in progress; remove it")
+    state = {"match": match, "first_shard": first, "stats": {}, "started": now()}
+    fmt.write_json_atomic(path, state)
+    return state
+
+
+def _resume_stats(earlier: dict[str, Any]) -> ReadStats:
+    """Reading statistics carried over from the shards an interrupted run finished."""
+    stats = ReadStats()
+    stats.bad_lines = int(earlier.get("bad_lines", 0))
+    stats.binary_files = int(earlier.get("binary_files", 0))
+    stats.bad_line_examples.extend(earlier.get("bad_line_examples", []))
+    return stats
+
+
+def _stats_dict(stats: ReadStats) -> dict[str, Any]:
+    return {
+        "bad_lines": stats.bad_lines,
+        "bad_line_examples": list(stats.bad_line_examples),
+        "binary_files": stats.binary_files,
+    }

@@ -1,0 +1,154 @@
+"""Names, dtypes and the manifest of an index directory (see docs/index-format.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpustrace.errors import IndexFormatError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+BUILD_STATE = "build-state.json"
+UNIGRAM = "unigram"
+TOKENIZER_DIR = "tokenizer"
+SHARD_INFO = "shard.json"
+TOKENS, SA, DOCS, META, META_OFFSETS, SHARD_UNIGRAM = (
+    "tokens",
+    "sa",
+    "docs",
+    "meta",
+    "meta_offsets",
+    "unigram",
+)
+SHARD_FILES = (TOKENS, SA, DOCS, META, META_OFFSETS, SHARD_UNIGRAM)
+TMP_SUFFIX = ".tmp"
+
+
+def shard_name(number: int) -> str:
+    return f"shard-{number:05d}"
+
+
+def sa_width(n_positions: int) -> int:
+    """Fewest whole bytes that hold every position 0..n_positions-1."""
+    width = 1
+    while n_positions > (1 << (8 * width)):
+        width += 1
+    return width
+
+
+def token_dtype(width: int) -> np.dtype[Any]:
+    return np.dtype({1: "<u1", 2: "<u2", 4: "<u4"}[width])
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, ensure_ascii=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass
+class FileInfo:
+    bytes: int
+    sha256: str
+
+
+@dataclass
+class ShardInfo:
+    """What one finished shard holds; written as shard.json inside the shard."""
+
+    name: str
+    tokens: int  # positions in `tokens`, separators included
+    documents: int
+    sa_width: int
+    files: dict[str, FileInfo]
+    source_end: dict[str, int]  # input position after the shard's last document
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ShardInfo:
+        files = {k: FileInfo(**v) for k, v in data["files"].items()}
+        return cls(**{**data, "files": files})
+
+
+@dataclass
+class Manifest:
+    format_version: int
+    corpustrace_version: str
+    tokenizer: dict[str, Any]
+    token_width: int
+    separator: int
+    shards: list[ShardInfo]
+    files: dict[str, FileInfo]  # index-level files (unigram, tokenizer/*)
+    build: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
+
+    @property
+    def total_tokens(self) -> int:
+        """Real tokens, separators excluded."""
+        return sum(s.tokens - s.documents for s in self.shards)
+
+    @property
+    def total_documents(self) -> int:
+        return sum(s.documents for s in self.shards)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["totals"] = {"tokens": self.total_tokens, "documents": self.total_documents}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise IndexFormatError(
+                f"index format version {version!r} is not supported "
+                f"(this corpustrace reads version {FORMAT_VERSION})"
+            )
+        return cls(
+            format_version=version,
+            corpustrace_version=data["corpustrace_version"],
+            tokenizer=data["tokenizer"],
+            token_width=data["token_width"],
+            separator=data["separator"],
+            shards=[ShardInfo.from_json(s) for s in data["shards"]],
+            files={k: FileInfo(**v) for k, v in data["files"].items()},
+            build=data.get("build", {}),
+            created=data.get("created", ""),
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> Manifest:
+        path = directory / MANIFEST
+        if not path.is_file():
+            hint = ""
+            if (directory / BUILD_STATE).is_file():
+                hint = " (an unfinished build: run the same build command again to resume)"
+            raise IndexFormatError(f"{directory}: not a complete corpustrace index{hint}")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IndexFormatError(f"{path}: unreadable manifest ({exc})") from exc
+        try:
+            return cls.from_json(data)
+        except (KeyError, TypeError) as exc:
+            raise IndexFormatError(f"{path}: malformed manifest ({exc})") from exc

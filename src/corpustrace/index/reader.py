@@ -1,0 +1,139 @@
+"""Open an index read-only: every array is a memory map, nothing grows with the corpus."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpustrace.errors import IndexFormatError, NotFound
+from corpustrace.index import format as fmt
+from corpustrace.tokenizer import Tokenizer
+
+
+def open_array(path: Path, dtype: np.dtype[Any] | str) -> np.ndarray:
+    """Read-only memory map of a raw little-endian array (an empty file gives an empty array)."""
+    if not path.is_file():
+        raise IndexFormatError(f"{path}: file missing")
+    if path.stat().st_size == 0:
+        return np.empty(0, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r")
+
+
+class Shard:
+    """One shard: tokens, suffix array, document starts and metadata, all memory-mapped."""
+
+    def __init__(self, path: Path, info: fmt.ShardInfo, token_dtype: np.dtype[Any]) -> None:
+        self.path = path
+        self.info = info
+        self.name = info.name
+        self.tokens: np.ndarray = open_array(path / fmt.TOKENS, token_dtype)
+        self.sa_width = info.sa_width
+        self._sa_raw = open_array(path / fmt.SA, np.uint8)
+        self.docs: np.ndarray = open_array(path / fmt.DOCS, "<u8")
+        self.meta_offsets: np.ndarray = open_array(path / fmt.META_OFFSETS, "<u8")
+        self._meta = open_array(path / fmt.META, np.uint8)
+        if len(self.tokens) != info.tokens or len(self.docs) != info.documents:
+            raise IndexFormatError(f"{path}: sizes differ from shard.json (run verify)")
+        if len(self._sa_raw) != info.tokens * self.sa_width:
+            raise IndexFormatError(f"{path / fmt.SA}: size differs from shard.json (run verify)")
+
+    @property
+    def n_tokens(self) -> int:
+        """Positions in the token array, separators included."""
+        return int(self.info.tokens)
+
+    @property
+    def n_docs(self) -> int:
+        return int(self.info.documents)
+
+    @cached_property
+    def sa(self) -> np.ndarray:
+        """The suffix array as an (n, width) uint8 view, or a native uint view when possible."""
+        native = {1: "<u1", 2: "<u2", 4: "<u4", 8: "<u8"}.get(self.sa_width)
+        if native is not None:
+            return self._sa_raw.view(native)
+        return self._sa_raw.reshape(-1, self.sa_width)
+
+    def positions(self, ranks: np.ndarray | int) -> np.ndarray:
+        """Token positions of the suffixes at the given suffix-array ranks (int64)."""
+        ranks = np.asarray(ranks, dtype=np.int64)
+        sa = self.sa
+        if sa.ndim == 1:
+            return sa[ranks].astype(np.int64)
+        rows = sa[ranks].astype(np.int64)
+        shifts = np.arange(self.sa_width, dtype=np.int64) * 8
+        return (rows << shifts).sum(axis=-1)
+
+    def position(self, rank: int) -> int:
+        return int(self.positions(np.asarray([rank]))[0])
+
+    def doc_of(self, positions: np.ndarray | int) -> np.ndarray:
+        """Index (within this shard) of the document holding each token position."""
+        return np.searchsorted(self.docs, np.asarray(positions, dtype=np.uint64), side="right") - 1
+
+    def doc_span(self, doc: int) -> tuple[int, int]:
+        """Token positions [start, end) of a document's tokens (its separator excluded)."""
+        if not 0 <= doc < self.n_docs:
+            raise NotFound(f"document {doc} is not in {self.name} ({self.n_docs} documents)")
+        start = int(self.docs[doc]) + 1
+        end = int(self.docs[doc + 1]) if doc + 1 < self.n_docs else self.n_tokens
+        return start, end
+
+    def doc_meta(self, doc: int) -> dict[str, Any]:
+        if not 0 <= doc < self.n_docs:
+            raise NotFound(f"document {doc} is not in {self.name} ({self.n_docs} documents)")
+        lo, hi = int(self.meta_offsets[doc]), int(self.meta_offsets[doc + 1])
+        value = json.loads(bytes(self._meta[lo:hi]))
+        return value if isinstance(value, dict) else {"value": value}
+
+
+class Index:
+    """A finished index directory, opened read-only and safe to share between threads."""
+
+    def __init__(self, path: Path, manifest: fmt.Manifest, tokenizer: Tokenizer) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.tokenizer = tokenizer
+        self.token_dtype = fmt.token_dtype(manifest.token_width)
+        self.separator = int(manifest.separator)
+        self.shards = [
+            Shard(path / info.name, info, self.token_dtype) for info in manifest.shards
+        ]
+        self.unigram: np.ndarray = open_array(path / fmt.UNIGRAM, "<u8")
+        offsets = np.cumsum([0] + [s.n_docs for s in self.shards])
+        self.doc_offsets: np.ndarray = offsets.astype(np.int64)
+
+    @classmethod
+    def open(cls, path: str | Path) -> Index:
+        path = Path(path)
+        if not path.is_dir():
+            raise IndexFormatError(f"{path}: no such index directory")
+        manifest = fmt.Manifest.load(path)
+        tokenizer = Tokenizer.from_index_dir(path / fmt.TOKENIZER_DIR)
+        if tokenizer.width != manifest.token_width:
+            raise IndexFormatError(f"{path}: tokenizer width differs from the manifest")
+        return cls(path, manifest, tokenizer)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.manifest.total_tokens
+
+    @property
+    def total_documents(self) -> int:
+        return self.manifest.total_documents
+
+    def locate(self, doc_index: int) -> tuple[Shard, int]:
+        """The shard and local index of a global document index (shards in order)."""
+        if not 0 <= doc_index < self.total_documents:
+            raise NotFound(f"document {doc_index} does not exist ({self.total_documents} documents)")
+        shard_no = int(np.searchsorted(self.doc_offsets, doc_index, side="right") - 1)
+        return self.shards[shard_no], doc_index - int(self.doc_offsets[shard_no])
+
+    def global_doc(self, shard_no: int, local: int) -> int:
+        return int(self.doc_offsets[shard_no]) + int(local)
+
+

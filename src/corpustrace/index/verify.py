@@ -1,0 +1,96 @@
+"""`corpustrace verify`: recorded sizes and SHA-256 of every file, and suffix-array order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from corpustrace.errors import IndexFormatError
+from corpustrace.index import format as fmt
+from corpustrace.index.reader import Index, Shard
+
+SPOT_CHECKS = 2000
+COMPARE_CHUNK = 64
+
+
+@dataclass
+class VerifyReport:
+    files_checked: int = 0
+    bytes_checked: int = 0
+    pairs_checked: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_file(path: Path, info: fmt.FileInfo, report: VerifyReport, hashes: bool) -> None:
+    if not path.is_file():
+        report.problems.append(f"{path}: missing")
+        return
+    size = path.stat().st_size
+    report.files_checked += 1
+    report.bytes_checked += size
+    if size != info.bytes:
+        report.problems.append(f"{path}: {size} bytes, manifest says {info.bytes}")
+    elif hashes and fmt.sha256_file(path) != info.sha256:
+        report.problems.append(f"{path}: SHA-256 differs from the manifest")
+
+
+def suffix_less_equal(tokens: np.ndarray, a: int, b: int) -> bool:
+    """Whether the suffix at `a` sorts before or equal to the suffix at `b`."""
+    n = len(tokens)
+    offset = 0
+    while True:
+        x = tokens[a + offset : min(a + offset + COMPARE_CHUNK, n)]
+        y = tokens[b + offset : min(b + offset + COMPARE_CHUNK, n)]
+        k = min(len(x), len(y))
+        diff = np.flatnonzero(x[:k] != y[:k])
+        if len(diff):
+            return bool(x[diff[0]] < y[diff[0]])
+        if len(x) < COMPARE_CHUNK or len(y) < COMPARE_CHUNK:
+            return len(x) <= len(y)
+        offset += COMPARE_CHUNK
+
+
+def check_order(shard: Shard, report: VerifyReport, samples: int, seed: int = 0) -> None:
+    """Compare sampled neighbouring suffix-array entries (rank 0 and the last included)."""
+    n = shard.n_tokens
+    if n < 2:
+        return
+    rng = np.random.default_rng(seed)
+    ranks = np.unique(np.concatenate([[0, n - 2], rng.integers(0, n - 1, size=min(samples, n - 1))]))
+    left = shard.positions(ranks)
+    right = shard.positions(ranks + 1)
+    if int(max(left.max(), right.max())) >= n or int(min(left.min(), right.min())) < 0:
+        report.problems.append(f"{shard.path / fmt.SA}: position out of range")
+        return
+    for rank, a, b in zip(ranks, left, right, strict=True):
+        report.pairs_checked += 1
+        if a == b or not suffix_less_equal(shard.tokens, int(a), int(b)):
+            report.problems.append(f"{shard.path / fmt.SA}: ranks {rank} and {rank + 1} out of order")
+            return
+
+
+def verify_index(path: Path, hashes: bool = True, samples: int = SPOT_CHECKS) -> VerifyReport:
+    """Check every file of a finished index; problems are collected, not raised."""
+    report = VerifyReport()
+    manifest = fmt.Manifest.load(path)
+    for rel, info in manifest.files.items():
+        check_file(path / rel, info, report, hashes)
+    for shard_info in manifest.shards:
+        for name, info in shard_info.files.items():
+            check_file(path / shard_info.name / name, info, report, hashes)
+    if report.problems:
+        return report
+    try:
+        index = Index.open(path)
+    except IndexFormatError as exc:
+        report.problems.append(str(exc))
+        return report
+    for shard in index.shards:
+        check_order(shard, report, samples)
+    return report

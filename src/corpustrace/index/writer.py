@@ -1,0 +1,184 @@
+"""Token documents -> shards -> manifest. Used by the corpus builder and by tests.
+
+The main thread fills a shard buffer while a writer thread sorts and writes the
+previous shard (divsufsort releases the GIL for most of its work), so tokenizing and
+suffix sorting overlap on two or more cores, with at most two shards in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+import corpustrace
+from corpustrace.errors import BuildError
+from corpustrace.index import format as fmt
+from corpustrace.index.progress import Progress
+from corpustrace.index.shard_writer import ShardBuffer, write_shard
+from corpustrace.tokenizer import Tokenizer
+
+
+@dataclass
+class TokenizedDoc:
+    ids: np.ndarray
+    meta: bytes  # one JSON object
+    source_end: tuple[int, int]  # input position just after this document
+
+
+def write_shards(
+    items: Iterable[TokenizedDoc],
+    tokenizer: Tokenizer,
+    out: Path,
+    number: int,
+    per_shard: int,
+    progress: Progress,
+    state: dict[str, Any],
+    stats: Callable[[], dict[str, Any]] = dict,
+) -> int:
+    """Write shards numbered from `number`; returns how many were written."""
+    written = 0
+    pending: Future[fmt.ShardInfo] | None = None
+    buf = ShardBuffer(tokenizer.dtype, tokenizer.separator)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer") as writer:
+
+        def seal(full: ShardBuffer) -> None:
+            nonlocal pending, number, written
+            if pending is not None:
+                pending.result()  # at most one shard sorting while the next fills
+            check_disk(out, full, tokenizer.width)
+            name = fmt.shard_name(number)
+            snapshot = stats()
+            pending = writer.submit(_write_and_record, full, out, name, tokenizer, state, snapshot)
+            number += 1
+            written += 1
+
+        for item in items:
+            n = len(item.ids)
+            if n and int(item.ids.max()) >= tokenizer.separator:
+                meta = orjson.loads(item.meta)
+                raise BuildError(
+                    f"{meta.get('source')} ({meta.get('id')}): token id {int(item.ids.max())} "
+                    f"collides with the separator {tokenizer.separator}"
+                )
+            if buf.n_docs and buf.n_positions + 1 + n > per_shard:
+                seal(buf)
+                buf = ShardBuffer(tokenizer.dtype, tokenizer.separator)
+            buf.add(item.ids, item.meta)
+            buf.source_end = item.source_end
+            progress.update(1, n)
+        if buf.n_docs:
+            seal(buf)
+        if pending is not None:
+            pending.result()
+    return written
+
+
+def _write_and_record(
+    buf: ShardBuffer, out: Path, name: str, tokenizer: Tokenizer,
+    state: dict[str, Any], snapshot: dict[str, Any],
+) -> fmt.ShardInfo:
+    try:
+        info = write_shard(buf, out, name, tokenizer.vocab_size)
+    except OSError as exc:
+        raise BuildError(f"writing {out / name} failed: {exc.strerror or exc}") from exc
+    if state:
+        state["stats"] = snapshot
+        fmt.write_json_atomic(out / fmt.BUILD_STATE, state)
+    return info
+
+
+def check_disk(out: Path, buf: ShardBuffer, width: int) -> None:
+    """Refuse to start a shard that cannot fit on the disk."""
+    need = buf.n_positions * (width + fmt.sa_width(buf.n_positions)) + sum(map(len, buf.metas))
+    need = int(need * 1.1) + (1 << 20)
+    free = shutil.disk_usage(out).free
+    if free < need:
+        raise BuildError(
+            f"not enough disk space in {out}: the next shard needs about "
+            f"{need / 1e6:.1f} MB, {free / 1e6:.1f} MB free"
+        )
+
+
+def complete_shards(out: Path, first_shard: int) -> list[fmt.ShardInfo]:
+    """Finished shards from `first_shard` on, in order; half-written ones are removed."""
+    for tmp in out.glob("shard-*" + fmt.TMP_SUFFIX):
+        shutil.rmtree(tmp, ignore_errors=True)
+    infos = []
+    number = first_shard
+    while (out / fmt.shard_name(number) / fmt.SHARD_INFO).is_file():
+        data = orjson.loads((out / fmt.shard_name(number) / fmt.SHARD_INFO).read_bytes())
+        infos.append(fmt.ShardInfo.from_json(data))
+        number += 1
+    return infos
+
+
+def finish_index(
+    out: Path,
+    tokenizer: Tokenizer,
+    shards: list[fmt.ShardInfo],
+    base: fmt.Manifest | None,
+    run: dict[str, Any],
+) -> fmt.Manifest:
+    """Sum unigram counts, save the tokenizer, then write the manifest last."""
+    unigram = np.zeros(tokenizer.vocab_size, dtype="<u8")
+    for info in shards:
+        unigram += np.fromfile(out / info.name / fmt.SHARD_UNIGRAM, dtype="<u8")
+    tmp = out / (fmt.UNIGRAM + fmt.TMP_SUFFIX)
+    unigram.tofile(tmp)
+    os.replace(tmp, out / fmt.UNIGRAM)
+    tokenizer.save(out / fmt.TOKENIZER_DIR)
+    rels = [fmt.UNIGRAM] + [
+        f"{fmt.TOKENIZER_DIR}/{p.name}" for p in sorted((out / fmt.TOKENIZER_DIR).iterdir())
+    ]
+    files = {
+        rel: fmt.FileInfo(bytes=(out / rel).stat().st_size, sha256=fmt.sha256_file(out / rel))
+        for rel in rels
+    }
+    runs = [*(base.build.get("runs", []) if base else []), {**run, "finished": now()}]
+    manifest = fmt.Manifest(
+        format_version=fmt.FORMAT_VERSION,
+        corpustrace_version=corpustrace.__version__,
+        tokenizer=tokenizer.describe(),
+        token_width=tokenizer.width,
+        separator=tokenizer.separator,
+        shards=shards,
+        files=files,
+        build={
+            "runs": runs,
+            "bad_lines": sum(int(r.get("stats", {}).get("bad_lines", 0)) for r in runs),
+        },
+        created=base.created if base else now(),
+    )
+    fmt.write_json_atomic(out / fmt.MANIFEST, manifest.to_json())
+    (out / fmt.BUILD_STATE).unlink(missing_ok=True)
+    return manifest
+
+
+def build_from_tokens(
+    out: Path,
+    tokenizer: Tokenizer,
+    docs: Iterable[tuple[Sequence[int] | np.ndarray, dict[str, Any]]],
+    shard_tokens: int = 1 << 30,
+) -> fmt.Manifest:
+    """Write a complete index from already tokenized documents (tests, programmatic use)."""
+    out.mkdir(parents=True, exist_ok=True)
+    items = (
+        TokenizedDoc(np.asarray(ids, dtype=tokenizer.dtype), orjson.dumps(meta), (0, i + 1))
+        for i, (ids, meta) in enumerate(docs)
+    )
+    write_shards(items, tokenizer, out, 0, shard_tokens, Progress(quiet=True), state={})
+    shards = complete_shards(out, 0)
+    return finish_index(out, tokenizer, shards, None, {"source": "tokens"})
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,177 @@
+"""Text <-> token ids, with character offsets and an exact byte view of every token.
+
+The index stores token ids only; everything that turns ids back into text goes
+through `Tokenizer.decode_with_offsets`, which concatenates each token's bytes so
+that character offsets of spans inside decoded documents are exact (piecewise
+`decode` would drop SentencePiece's leading spaces and split UTF-8 characters).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import tokenizers
+
+from corpustrace.errors import TokenizerError
+
+TOKENIZER_FILE = "tokenizer.json"
+_BYTE_FALLBACK = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible map from bytes to printable characters (Radford et al., 2019)."""
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
+    mapping = {b: chr(b) for b in printable}
+    extra = 0
+    for b in range(256):
+        if b not in mapping:
+            mapping[b] = chr(256 + extra)
+            extra += 1
+    return mapping
+
+
+def token_width(vocab_size: int) -> int:
+    """Fewest whole bytes (1, 2 or 4) whose all-ones value is free to be the separator."""
+    if vocab_size <= 256:
+        return 1
+    if vocab_size <= 65536:
+        return 2
+    if vocab_size <= 2**32 - 1:
+        return 4
+    raise TokenizerError(f"vocabulary of {vocab_size} tokens does not fit 4-byte token ids")
+
+
+class Tokenizer:
+    """A `tokenizers.Tokenizer` plus what tracing needs: widths, byte tables, offsets."""
+
+    def __init__(self, hf: tokenizers.Tokenizer, name: str, kind: str = "tokenizers") -> None:
+        self.hf = hf
+        self.name = name
+        self.kind = kind  # "bytes" uses a fast path for encoding
+        self.vocab_size = int(hf.get_vocab_size(with_added_tokens=True))
+        self.width = token_width(self.vocab_size)
+        self.separator = (1 << (8 * self.width)) - 1
+        self.dtype = np.dtype({1: "<u1", 2: "<u2", 4: "<u4"}[self.width])
+
+    # -- description and persistence -------------------------------------------------
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "vocab_size": self.vocab_size,
+            "width": self.width,
+        }
+
+    def save(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / TOKENIZER_FILE
+        self.hf.save(str(path))
+        (directory / "corpustrace.json").write_text(json.dumps(self.describe(), indent=2))
+        return path
+
+    @classmethod
+    def from_index_dir(cls, directory: Path) -> Tokenizer:
+        path = directory / TOKENIZER_FILE
+        if not path.is_file():
+            raise TokenizerError(f"{path}: tokenizer file missing")
+        info: dict[str, object] = {}
+        meta = directory / "corpustrace.json"
+        if meta.is_file():
+            info = json.loads(meta.read_text())
+        hf = tokenizers.Tokenizer.from_file(str(path))
+        return cls(hf, str(info.get("name", path)), str(info.get("kind", "tokenizers")))
+
+    # -- encoding -------------------------------------------------------------------
+
+    def encode(self, text: str) -> np.ndarray:
+        """Token ids of `text`, no special tokens added."""
+        if self.kind == "bytes":
+            return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(self.dtype)
+        return np.asarray(self.hf.encode(text, add_special_tokens=False).ids, dtype=self.dtype)
+
+    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Token ids of many texts; the Rust side spreads the batch over all cores."""
+        if self.kind == "bytes":
+            return [self.encode(t) for t in texts]
+        fast = getattr(self.hf, "encode_batch_fast", None)
+        encode = fast if fast is not None else self.hf.encode_batch
+        encs = encode(list(texts), add_special_tokens=False)
+        return [np.asarray(e.ids, dtype=self.dtype) for e in encs]
+
+    def encode_with_offsets(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """Token ids and the character span of each token in `text`."""
+        if self.kind == "bytes":
+            ids = self.encode(text)
+            offsets: list[tuple[int, int]] = []
+            for ci, ch in enumerate(text):
+                offsets.extend((ci, ci + 1) for _ in ch.encode("utf-8"))
+            return ids, offsets
+        enc = self.hf.encode(text, add_special_tokens=False)
+        return np.asarray(enc.ids, dtype=self.dtype), [tuple(o) for o in enc.offsets]
+
+    # -- decoding -------------------------------------------------------------------
+
+    @cached_property
+    def token_bytes(self) -> list[bytes]:
+        """The exact bytes each token id stands for, built once from the vocabulary."""
+        return _token_byte_table(self.hf, self.vocab_size)
+
+    def decode(self, ids: Sequence[int] | np.ndarray) -> str:
+        table = self.token_bytes
+        return b"".join(table[int(i)] for i in ids).decode("utf-8", errors="replace")
+
+    def decode_with_offsets(self, ids: Sequence[int] | np.ndarray) -> tuple[str, list[int]]:
+        """Decoded text and, for each token boundary 0..len(ids), its character offset."""
+        table = self.token_bytes
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        parts: list[str] = []
+        starts = [0]
+        pos = 0
+        for i in ids:
+            piece = decoder.decode(table[int(i)])
+            parts.append(piece)
+            pos += len(piece)
+            starts.append(pos)
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            parts.append(tail)
+            starts[-1] = pos + len(tail)
+        return "".join(parts), starts
+
+    def token_text(self, token_id: int) -> str:
+        return self.token_bytes[token_id].decode("utf-8", errors="replace")
+
+
+def _token_byte_table(hf: tokenizers.Tokenizer, vocab_size: int) -> list[bytes]:
+    spec = json.loads(hf.to_str())
+    decoder = json.dumps(spec.get("decoder") or {})
+    byte_level = '"ByteLevel"' in decoder
+    metaspace = '"Metaspace"' in decoder or "\\u2581" in decoder or "▁" in decoder
+    special = {t["id"]: t["content"] for t in spec.get("added_tokens", [])}
+    inverse = {c: b for b, c in bytes_to_unicode().items()}
+    table: list[bytes] = []
+    for tid in range(vocab_size):
+        piece = hf.id_to_token(tid)
+        if piece is None:
+            table.append(b"")
+        elif tid in special:
+            table.append(special[tid].encode("utf-8"))
+        elif byte_level and all(c in inverse for c in piece):
+            table.append(bytes(inverse[c] for c in piece))
+        elif metaspace:
+            m = _BYTE_FALLBACK.match(piece)
+            table.append(bytes([int(m.group(1), 16)]) if m else piece.replace("▁", " ").encode())
+        else:
+            table.append(hf.decode([tid], skip_special_tokens=False).encode("utf-8"))
+    return table
