@@ -38,7 +38,7 @@ class _ZstdRaw(io.RawIOBase):
         self._dctx = zstandard.ZstdDecompressor()
         self._dobj = self._dctx.decompressobj()
         self._in_frame = False
-        self._pending = b""
+        self._pending = memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -51,10 +51,10 @@ class _ZstdRaw(io.RawIOBase):
                 if self._in_frame:
                     raise zstandard.ZstdError("truncated zstd stream (ends inside a frame)")
                 return 0
-            self._pending = self._feed(data)
+            self._pending = memoryview(self._feed(data))
         size = min(len(view), len(self._pending))
         view[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
+        self._pending = self._pending[size:]  # a view: no copy of the rest
         return size
 
     def _feed(self, data: bytes) -> bytes:

@@ -88,12 +88,11 @@ def build(opts: BuildOptions) -> BuildResult:
     base = _existing_manifest(out, opts)
     tokenizer = _resolve_tokenizer(opts, base)
     match = _match_params(sources, tokenizer, opts)
-    if base is not None and not opts.append:
-        runs = base.build.get("runs") or []
-        if runs and runs[-1].get("match") == match:
+    if base is not None:
+        _refuse_repeat(out, base, match, opts.append)
+        if not opts.append:
             return BuildResult(out, 0, len(base.shards), base.total_documents,
                                base.total_tokens, 0.0, already_complete=True)
-        raise BuildError(f"{out} already holds an index: use --append to add to it")
     out.mkdir(parents=True, exist_ok=True)
     first = len(base.shards) if base is not None else 0
     state = _load_or_start_state(out, match, first)
@@ -143,6 +142,19 @@ def _batches(docs: Iterable[Document]) -> Iterator[list[Document]]:
         yield batch
 
 
+def _refuse_repeat(out: Path, base: fmt.Manifest, match: dict[str, Any], append: bool) -> None:
+    """A finished build repeated is a no-op; anything else on a finished index needs --append."""
+    runs = base.build.get("runs") or []
+    if not append:
+        if len(runs) == 1 and runs[0].get("match") == match:
+            return
+        raise BuildError(f"{out} already holds an index: use --append to add to it")
+    if runs and runs[-1].get("match") == match:
+        raise BuildError(
+            f"{out}: these unchanged inputs were the last ones appended; not adding them twice"
+        )
+
+
 def _existing_manifest(out: Path, opts: BuildOptions) -> fmt.Manifest | None:
     if (out / fmt.MANIFEST).is_file():
         return fmt.Manifest.load(out)
@@ -167,11 +179,17 @@ def _resolve_tokenizer(opts: BuildOptions, base: fmt.Manifest | None) -> Tokeniz
 def _match_params(sources: list[Source], tokenizer: Tokenizer, opts: BuildOptions) -> dict[str, Any]:
     """What a resumed or repeated run must share with the first one."""
     return {
-        "inputs": [str(s.path.resolve()) for s in sources],
+        "inputs": [_fingerprint(s.path) for s in sources],
         "tokenizer": tokenizer.describe(),
         "text_field": opts.text_field,
         "skip_bad_lines": opts.skip_bad_lines,
     }
+
+
+def _fingerprint(path: Path) -> list[Any]:
+    """Path, size and modification time: enough to tell an input changed since a run."""
+    stat = path.stat()
+    return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
 
 
 def _load_or_start_state(out: Path, match: dict[str, Any], first: int) -> dict[str, Any]:

@@ -1,0 +1,211 @@
+"""Batched binary search of a suffix array, in plain numpy.
+
+A shard is a token array `tokens` (memory-mapped) and a suffix array reached through
+`positions(ranks) -> token positions`. Suffixes are ordered as integer sequences; a
+suffix that ends (end of the shard) before differing sorts first. Separators are the
+largest token value and queries never contain one, so a comparison stops at the end
+of a document and no match ever crosses two documents.
+
+Many queries are searched at once: they share one flat int64 array `flat`, query j
+being `flat[starts[j] : starts[j] + lens[j]]` (the suffixes of one text share a single
+array that way). All queries advance one binary-search step together; each step
+gathers only the token windows it compares, so memory never grows with the corpus.
+This is the `find` of infini-gram (Liu et al., 2024), vectorised over queries, with the
+classic LCP skip of Manber & Myers (1993): a query already agrees with every suffix
+between its two bounds on min(lcp(lower), lcp(upper)) tokens, so comparisons start there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+Positions = Callable[[np.ndarray], np.ndarray]
+Keys = Callable[[np.ndarray], np.ndarray]
+
+QUERY_CHUNK = 2048  # queries searched together: bounds the gathered windows
+FIRST_BLOCK = 8  # tokens compared per row in the first round; most queries differ early
+MAX_BLOCK = 256  # the block doubles up to this for long agreements (copied text)
+
+
+def query_batch(seqs: Sequence[Sequence[int] | np.ndarray]) -> tuple[np.ndarray, ...]:
+    """(flat, starts, lens) of several token sequences laid end to end."""
+    lens = np.array([len(s) for s in seqs], dtype=np.int64)
+    starts = np.zeros(len(seqs), dtype=np.int64)
+    if len(seqs):
+        starts[1:] = np.cumsum(lens)[:-1]
+    parts = [np.asarray(s, dtype=np.int64).reshape(-1) for s in seqs]
+    flat = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+    return flat, starts, lens
+
+
+def suffix_batch(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(flat, starts, lens) of every suffix ids[i:] of one sequence, without copies."""
+    n = len(ids)
+    starts = np.arange(n, dtype=np.int64)
+    return np.asarray(ids, dtype=np.int64), starts, n - starts
+
+
+def compare_suffixes(
+    tokens: np.ndarray,
+    suffix_pos: np.ndarray,
+    flat: np.ndarray,
+    starts: np.ndarray,
+    lens: np.ndarray,
+    known: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Compare suffix tokens[suffix_pos[j]:] with query j, both equal on `known[j]` tokens.
+
+    Returns (lcp, sign): the length of their longest common prefix (at most the query's
+    length) and -1 if the suffix sorts before the query, 0 if the query is a prefix of
+    the suffix, +1 if the suffix sorts after it.
+    """
+    n_tokens = len(tokens)
+    padded = np.append(flat, 0)  # keeps gathers valid when a query is empty
+    lcp = np.asarray(known, dtype=np.int64).copy()
+    sign = np.zeros(len(suffix_pos), dtype=np.int8)
+    todo = np.arange(len(suffix_pos))
+    width = FIRST_BLOCK
+    while todo.size:
+        offset = lcp[todo][:, None] + np.arange(width)
+        q_end = offset >= lens[todo][:, None]
+        t_idx = suffix_pos[todo][:, None] + offset
+        t_end = t_idx >= n_tokens
+        t = tokens[np.minimum(t_idx, n_tokens - 1)]
+        q = padded[np.minimum(starts[todo][:, None] + offset, len(flat))]
+        stop = q_end | t_end | (t != q)
+        done = stop.any(axis=1)
+        first = stop.argmax(axis=1)
+        lcp[todo] += np.where(done, first, width)
+        rows = np.flatnonzero(done)
+        cols = first[rows]
+        # The query running out means a match; the suffix running out means it is smaller.
+        smaller = t_end[rows, cols] | (t[rows, cols] < q[rows, cols])
+        sign[todo[rows]] = np.where(q_end[rows, cols], 0, np.where(smaller, -1, 1))
+        todo = todo[~done]
+        width = min(2 * width, MAX_BLOCK)
+    return lcp, sign
+
+
+def lower_bounds(
+    tokens: np.ndarray,
+    positions: Positions,
+    flat: np.ndarray,
+    starts: np.ndarray,
+    lens: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    past_matches: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First rank in [lo, hi) whose suffix is >= each query (> every suffix that starts
+    with the query when `past_matches`), by one vectorised binary search.
+
+    Also returns the LCP of each query with the suffix just before that rank and with
+    the suffix at it, as seen by the search (0 where the search never looked there,
+    in particular before rank 0 and at the end of the array).
+    """
+    lo = np.array(lo, dtype=np.int64)
+    hi = np.array(hi, dtype=np.int64)
+    lcp_lo = np.zeros(len(lo), dtype=np.int64)
+    lcp_hi = np.zeros(len(lo), dtype=np.int64)
+    active = np.flatnonzero(lo < hi)
+    while active.size:
+        mid = (lo[active] + hi[active]) // 2
+        known = np.minimum(lcp_lo[active], lcp_hi[active])
+        lcp, sign = compare_suffixes(
+            tokens, positions(mid), flat, starts[active], lens[active], known
+        )
+        right = sign <= 0 if past_matches else sign < 0
+        lo[active] = np.where(right, mid + 1, lo[active])
+        lcp_lo[active] = np.where(right, lcp, lcp_lo[active])
+        hi[active] = np.where(right, hi[active], mid)
+        lcp_hi[active] = np.where(right, lcp_hi[active], lcp)
+        active = active[lo[active] < hi[active]]
+    return lo, lcp_lo, lcp_hi
+
+
+def sa_ranges(
+    tokens: np.ndarray,
+    positions: Positions,
+    n: int,
+    flat: np.ndarray,
+    starts: np.ndarray,
+    lens: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """[lo, hi) suffix-array rank ranges of suffixes that start with each query.
+
+    An empty query matches every suffix, separators included; callers decide what
+    the empty n-gram means.
+    """
+    count = len(starts)
+    lo_out = np.zeros(count, dtype=np.int64)
+    hi_out = np.zeros(count, dtype=np.int64)
+    for a in range(0, count, QUERY_CHUNK):
+        s, m = starts[a : a + QUERY_CHUNK], lens[a : a + QUERY_CHUNK]
+        zeros, full = np.zeros(len(s), dtype=np.int64), np.full(len(s), n, dtype=np.int64)
+        lo, _, _ = lower_bounds(tokens, positions, flat, s, m, zeros, full)
+        hi, _, _ = lower_bounds(tokens, positions, flat, s, m, lo, full, past_matches=True)
+        lo_out[a : a + QUERY_CHUNK], hi_out[a : a + QUERY_CHUNK] = lo, hi
+    return lo_out, hi_out
+
+
+def sa_range(
+    tokens: np.ndarray, positions: Positions, n: int, query: Sequence[int] | np.ndarray
+) -> tuple[int, int]:
+    """[lo, hi) rank range of the suffixes that start with one query."""
+    flat, starts, lens = query_batch([query])
+    lo, hi = sa_ranges(tokens, positions, n, flat, starts, lens)
+    return int(lo[0]), int(hi[0])
+
+
+def insertion_lcps(
+    tokens: np.ndarray,
+    positions: Positions,
+    n: int,
+    flat: np.ndarray,
+    starts: np.ndarray,
+    lens: np.ndarray,
+) -> np.ndarray:
+    """For each query, its longest common prefix with any suffix of the array.
+
+    The suffixes sharing the most with a query are its neighbours in sorted order, so
+    the answer is the larger LCP with the suffix just before its insertion rank and
+    the one at it (OLMoTrace, Liu et al., 2025, step 1). Both come out of the search.
+    """
+    best = np.zeros(len(starts), dtype=np.int64)
+    for a in range(0, len(starts), QUERY_CHUNK):
+        s, m = starts[a : a + QUERY_CHUNK], lens[a : a + QUERY_CHUNK]
+        zeros, full = np.zeros(len(s), dtype=np.int64), np.full(len(s), n, dtype=np.int64)
+        _, before, at = lower_bounds(tokens, positions, flat, s, m, zeros, full)
+        best[a : a + QUERY_CHUNK] = np.maximum(before, at)
+    return best
+
+
+def lower_bound_by_key(keys: Keys, lo: np.ndarray, hi: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """First rank r in [lo, hi) with keys(r) >= value, where keys are sorted over the range.
+
+    Used on the token that follows a fixed prefix: inside the prefix's rank range the
+    next tokens are sorted, which is how infini-gram walks next-token distributions.
+    """
+    lo = np.array(lo, dtype=np.int64)
+    hi = np.array(hi, dtype=np.int64)
+    values = np.asarray(values, dtype=np.int64)
+    active = np.flatnonzero(lo < hi)
+    while active.size:
+        mid = (lo[active] + hi[active]) // 2
+        right = keys(mid) < values[active]
+        lo[active] = np.where(right, mid + 1, lo[active])
+        hi[active] = np.where(right, hi[active], mid)
+        active = active[lo[active] < hi[active]]
+    return lo
+
+
+def tokens_after(
+    tokens: np.ndarray, positions: Positions, ranks: np.ndarray, offset: int
+) -> np.ndarray:
+    """Token `offset` places into the suffix at each rank; -1 past the end of the shard."""
+    at = positions(np.asarray(ranks, dtype=np.int64)) + offset
+    inside = at < len(tokens)
+    values = tokens[np.minimum(at, len(tokens) - 1)].astype(np.int64)
+    return np.where(inside, values, -1)

@@ -1,0 +1,79 @@
+"""What every chat backend offers, and the backends a server's settings ask for.
+
+A backend streams the text of one assistant reply as deltas. It never decides what is
+traced: the server traces whatever text the user sees, whichever backend wrote it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol, runtime_checkable
+
+from corpustrace.errors import ModelError
+
+Messages = list[dict[str, str]]
+
+
+@runtime_checkable
+class ChatBackend(Protocol):
+    """A chat model: `name` is its id in the API and the UI, `description` says what it is.
+
+    Implementations write `stream` as an async generator (`async def ... yield`); its type,
+    seen from the caller, is a plain method that returns an async iterator.
+    """
+
+    name: str
+    description: str
+
+    def stream(
+        self, messages: Messages, *, max_tokens: int, temperature: float
+    ) -> AsyncIterator[str]:
+        """Text deltas of the reply to `messages` (`{"role", "content"}` dicts, oldest first).
+
+        Raises `ModelError` with a message a user can act on when the model is missing,
+        unreachable or fails, before or during the stream.
+        """
+        ...
+
+
+def backends_from_settings(
+    openai_base_url: str | None,
+    openai_model: str | None,
+    openai_api_key: str | None,
+    local_model: str | None,
+    local_gguf_file: str | None,
+) -> list[ChatBackend]:
+    """The configured backends, OpenAI-compatible first; none configured gives [].
+
+    Nothing is loaded or contacted here: a local model loads on its first request.
+    """
+    # Imported here so that a caller that configures no backend pays for neither module.
+    from corpustrace.models.local import LocalBackend
+    from corpustrace.models.openai_compat import OpenAIBackend
+
+    backends: list[ChatBackend] = []
+    if openai_base_url or openai_model:
+        if not (openai_base_url and openai_model):
+            raise ModelError(
+                "an OpenAI-compatible backend needs both a base URL "
+                "(e.g. http://127.0.0.1:8080/v1) and a model name"
+            )
+        backends.append(OpenAIBackend(openai_base_url, openai_model, api_key=openai_api_key))
+    if local_model:
+        backends.append(LocalBackend(local_model, gguf_file=local_gguf_file))
+    elif local_gguf_file:
+        raise ModelError("a local GGUF file name needs the local model directory that holds it")
+    return _unique_names(backends)
+
+
+def _unique_names(backends: list[ChatBackend]) -> list[ChatBackend]:
+    """Give a backend whose name is already taken a `-2`, `-3`... suffix."""
+    seen: set[str] = set()
+    for backend in backends:
+        name, n = backend.name, 1
+        while name in seen:
+            n += 1
+            name = f"{backend.name}-{n}"
+        backend.name = name
+        seen.add(name)
+    return backends

@@ -1,0 +1,84 @@
+"""Parameters of the trace pipeline; the defaults are OLMoTrace's production settings.
+
+Liu et al., 2025, "OLMoTrace: Tracing Language Model Outputs Back to Trillions of
+Training Tokens": span density 0.05, spans cut at "\\n" and ".", spans start and end
+on word boundaries, at most 10 documents per span, 250 tokens of context each side,
+a snippet of 40 tokens each side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from corpustrace.errors import QueryError
+
+
+@dataclass(frozen=True)
+class TraceParams:
+    """Every knob of the five steps; each is settable per request."""
+
+    span_density: float = 0.05  # step 2: keep ceil(span_density * L) spans
+    delimiters: tuple[str, ...] = ("\n", ".")  # step 1: a span ends at the first of these
+    word_boundaries: bool = True  # step 1: spans neither start nor end inside a word
+    min_span_length: int = 1  # step 1: in tokens
+    max_frequency: int = 1_000_000  # step 1: spans occurring more often are dropped
+    max_documents_per_span: int = 10  # step 3: occurrences sampled per span
+    context_tokens: int = 250  # step 3: long context, tokens each side of the span
+    snippet_tokens: int = 40  # step 3: snippet, tokens each side of the span
+    seed: int = 0  # step 3: sampling seed when a span has more occurrences
+
+    def __post_init__(self) -> None:
+        if isinstance(self.delimiters, str) or not isinstance(self.delimiters, Sequence):
+            raise QueryError("delimiters must be a list of strings, e.g. ['\\n', '.']")
+        # Accept any sequence (a JSON list) but store a tuple so the params stay hashable.
+        object.__setattr__(self, "delimiters", tuple(self.delimiters))
+        _check_density(self.span_density)
+        _check_delimiters(self.delimiters)
+        if not isinstance(self.word_boundaries, bool):
+            raise QueryError("word_boundaries must be true or false")
+        _check_int("min_span_length", self.min_span_length, 1)
+        _check_int("max_frequency", self.max_frequency, 1)
+        _check_int("max_documents_per_span", self.max_documents_per_span, 0)
+        _check_int("context_tokens", self.context_tokens, 0)
+        _check_int("snippet_tokens", self.snippet_tokens, 0)
+        _check_int("seed", self.seed, 0)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> TraceParams:
+        """Params from a request's JSON object; unknown names are an error, not ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise QueryError(
+                f"unknown trace parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types (delimiters as a list)."""
+        data = dataclasses.asdict(self)
+        data["delimiters"] = list(self.delimiters)
+        return data
+
+
+def _check_density(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise QueryError(f"span_density must be a number in (0, 1], got {value!r}")
+    if not 0 < value <= 1:
+        raise QueryError(f"span_density must be in (0, 1], got {value}")
+
+
+def _check_delimiters(delimiters: tuple[object, ...]) -> None:
+    for d in delimiters:
+        if not isinstance(d, str) or not d:
+            raise QueryError(f"every delimiter must be a non-empty string, got {d!r}")
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise QueryError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise QueryError(f"{name} must be at least {minimum}, got {value}")
