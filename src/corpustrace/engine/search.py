@@ -125,6 +125,11 @@ def lower_bounds(
     return lo, lcp_lo, lcp_hi
 
 
+def chunks(count: int) -> list[slice]:
+    """Slices of at most QUERY_CHUNK queries, to bound the windows gathered at once."""
+    return [slice(a, a + QUERY_CHUNK) for a in range(0, count, QUERY_CHUNK)]
+
+
 def sa_ranges(
     tokens: np.ndarray,
     positions: Positions,
@@ -138,16 +143,32 @@ def sa_ranges(
     An empty query matches every suffix, separators included; callers decide what
     the empty n-gram means.
     """
-    count = len(starts)
-    lo_out = np.zeros(count, dtype=np.int64)
-    hi_out = np.zeros(count, dtype=np.int64)
-    for a in range(0, count, QUERY_CHUNK):
-        s, m = starts[a : a + QUERY_CHUNK], lens[a : a + QUERY_CHUNK]
+    lo_out = np.zeros(len(starts), dtype=np.int64)
+    hi_out = np.zeros(len(starts), dtype=np.int64)
+    for part in chunks(len(starts)):
+        s, m = starts[part], lens[part]
         zeros, full = np.zeros(len(s), dtype=np.int64), np.full(len(s), n, dtype=np.int64)
         lo, _, _ = lower_bounds(tokens, positions, flat, s, m, zeros, full)
         hi, _, _ = lower_bounds(tokens, positions, flat, s, m, lo, full, past_matches=True)
-        lo_out[a : a + QUERY_CHUNK], hi_out[a : a + QUERY_CHUNK] = lo, hi
+        lo_out[part], hi_out[part] = lo, hi
     return lo_out, hi_out
+
+
+def insertion_ranks(
+    tokens: np.ndarray,
+    positions: Positions,
+    n: int,
+    flat: np.ndarray,
+    starts: np.ndarray,
+    lens: np.ndarray,
+) -> np.ndarray:
+    """First rank whose suffix is >= each query (where the query would be inserted)."""
+    out = np.zeros(len(starts), dtype=np.int64)
+    for part in chunks(len(starts)):
+        s, m = starts[part], lens[part]
+        zeros, full = np.zeros(len(s), dtype=np.int64), np.full(len(s), n, dtype=np.int64)
+        out[part] = lower_bounds(tokens, positions, flat, s, m, zeros, full)[0]
+    return out
 
 
 def sa_range(
@@ -174,11 +195,11 @@ def insertion_lcps(
     the one at it (OLMoTrace, Liu et al., 2025, step 1). Both come out of the search.
     """
     best = np.zeros(len(starts), dtype=np.int64)
-    for a in range(0, len(starts), QUERY_CHUNK):
-        s, m = starts[a : a + QUERY_CHUNK], lens[a : a + QUERY_CHUNK]
+    for part in chunks(len(starts)):
+        s, m = starts[part], lens[part]
         zeros, full = np.zeros(len(s), dtype=np.int64), np.full(len(s), n, dtype=np.int64)
         _, before, at = lower_bounds(tokens, positions, flat, s, m, zeros, full)
-        best[a : a + QUERY_CHUNK] = np.maximum(before, at)
+        best[part] = np.maximum(before, at)
     return best
 
 

@@ -1,0 +1,115 @@
+"""Every setting of the service, in one typed table (environment prefix `CORPUSTRACE_`).
+
+Each field is one row of the settings table in docs/api.md; a test fails when a field
+is missing there. Values are validated once, when the server starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "CORPUSTRACE_"
+
+
+class Settings(BaseSettings):
+    """Configuration of one server process; build it once and pass it to `create_app`."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    index: Path = Field(
+        default=Path("index"),
+        description="Index directory to serve (built with `corpustrace build`).",
+    )
+    host: str = Field(
+        default="127.0.0.1",
+        description="Interface `corpustrace serve` listens on; loopback unless you mean it.",
+    )
+    port: int = Field(default=8000, ge=0, le=65535, description="TCP port of `corpustrace serve`.")
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="When set, every /api route except /api/health needs "
+        "`Authorization: Bearer <token>`.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from other sites (JSON list); "
+        "empty turns CORS off.",
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Largest request body accepted (bytes); 413 above."
+    )
+    max_response_chars: int = Field(
+        default=20_000,
+        ge=1,
+        description="Longest text accepted for tracing (response, and prompt separately), "
+        "in characters; 413 above.",
+    )
+    max_query_tokens: int = Field(
+        default=1_000,
+        ge=1,
+        description="Longest n-gram or prompt for count, prob, ntd, infgram, find and "
+        "search, in tokens; 413 above.",
+    )
+    max_page_size: int = Field(
+        default=100, ge=1, description="Most hits or documents one search page returns."
+    )
+    max_support: int = Field(
+        default=1_000,
+        ge=1,
+        description="Most distinct next tokens an ntd/infgram request may ask for.",
+    )
+    max_document_tokens: int = Field(
+        default=20_000,
+        ge=1,
+        description="Most tokens one /api/documents request returns (the window is clipped).",
+    )
+    max_marks: int = Field(
+        default=50, ge=0, description="Most `mark` strings one /api/documents request accepts."
+    )
+    max_clauses: int = Field(
+        default=8, ge=1, description="Most clauses (and terms per clause) of a CNF search."
+    )
+    request_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Time limit of the blocking work of one request (queue wait included); "
+        "504 after it.",
+    )
+    workers: int = Field(
+        default=4,
+        ge=1,
+        description="Threads of the pool that runs engine and trace calls off the event loop.",
+    )
+    cache_size: int = Field(
+        default=256, ge=0, description="Trace results kept for identical requests (0: no cache)."
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible chat server, e.g. http://127.0.0.1:8080/v1.",
+    )
+    openai_model: str | None = Field(
+        default=None, description="Model name sent to the OpenAI-compatible server."
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, description="API key for the OpenAI-compatible server, if it needs one."
+    )
+    local_model: str | None = Field(
+        default=None,
+        description="Local transformers model directory (loaded on the first chat request).",
+    )
+    local_gguf_file: str | None = Field(
+        default=None, description="GGUF file name inside `local_model`, for GGUF-only models."
+    )
+    chat_max_tokens: int = Field(
+        default=512, ge=1, description="Default and upper bound of tokens in one chat answer."
+    )
+    chat_temperature: float = Field(
+        default=0.7, ge=0, le=2, description="Default sampling temperature of chat answers."
+    )
+    max_chat_messages: int = Field(
+        default=50, ge=1, description="Most messages (the whole conversation) one chat accepts."
+    )
+    log_level: str = Field(default="info", description="uvicorn log level of `corpustrace serve`.")

@@ -1,0 +1,81 @@
+"""Step 3 of OLMoTrace: sample occurrences of each span and decode text around them.
+
+Liu et al., 2025, "OLMoTrace: Tracing Language Model Outputs Back to Trillions of
+Training Tokens", section 2 (step 3). Each kept span gets up to
+`max_documents_per_span` occurrences; when it has more, `Engine.occurrences` samples
+suffix-array ranks with the seed first, so a frequent span never has all its
+occurrences resolved or decoded. Each occurrence brings one token window wide enough
+for both the long context (`context_tokens` each side) and the snippet
+(`snippet_tokens` each side); both are cut from it and decoded with
+`Tokenizer.decode_with_offsets`, which gives the span's exact character offsets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from corpustrace.tokenizer import Tokenizer
+from corpustrace.trace.params import TraceParams
+from corpustrace.trace.result import Snippet
+
+if TYPE_CHECKING:
+    from corpustrace.engine import Engine, Window
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One sampled occurrence of span `span`, with the token window around it."""
+
+    span: int  # index into the kept spans
+    doc: int  # global document index
+    shard: int
+    position: int  # token position of the occurrence in its shard
+    window: Window
+
+
+def window_radius(params: TraceParams) -> int:
+    """Tokens fetched each side of an occurrence: enough for the context and the snippet."""
+    return max(params.context_tokens, params.snippet_tokens)
+
+
+def sample_hits(engine: Engine, span_ids: list[np.ndarray], params: TraceParams) -> list[Hit]:
+    """Up to `max_documents_per_span` occurrences per span, sampled before any decoding."""
+    hits: list[Hit] = []
+    if params.max_documents_per_span == 0:
+        return hits
+    radius = window_radius(params)
+    for index, ids in enumerate(span_ids):
+        found = engine.occurrences(ids, params.max_documents_per_span, seed=params.seed)
+        span_hits = [
+            Hit(index, int(o.doc), int(o.shard), int(o.position),
+                engine.window(o.shard, o.position, len(ids), radius, radius))
+            for o in found
+        ]
+        hits.extend(sorted(span_hits, key=lambda h: (h.shard, h.position)))
+    return hits
+
+
+def around(length: int, match_start: int, match_end: int, each_side: int) -> tuple[int, int]:
+    """Slice [lo, hi) of a window of `length` tokens: the match and `each_side` tokens around."""
+    return max(0, match_start - each_side), min(length, match_end + each_side)
+
+
+def decode_marked(
+    tokenizer: Tokenizer, tokens: np.ndarray, mark_start: int, mark_end: int
+) -> tuple[str, int, int]:
+    """Decode tokens; return the text and the character offsets of tokens[mark_start:mark_end]."""
+    text, starts = tokenizer.decode_with_offsets(tokens)
+    return text, starts[mark_start], starts[mark_end]
+
+
+def snippet_of(tokenizer: Tokenizer, hit: Hit, each_side: int) -> Snippet:
+    """The snippet of one occurrence: `each_side` tokens either side, clipped to the document."""
+    w = hit.window
+    lo, hi = around(len(w.tokens), w.match_start, w.match_end, each_side)
+    text, char_start, char_end = decode_marked(
+        tokenizer, w.tokens[lo:hi], w.match_start - lo, w.match_end - lo
+    )
+    return Snippet(text=text, span=hit.span, char_start=char_start, char_end=char_end)
