@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from corpustrace import __version__
+from corpustrace.cli_common import SubParsers, print_json
+from corpustrace.cli_query import add_query_commands
 from corpustrace.errors import CorpusTraceError
 
 EXIT_ERROR = 1
@@ -29,14 +30,10 @@ def parse_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 8G or 512M)") from exc
 
 
-def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False))
-
-
 # -- build / info / verify -------------------------------------------------------------
 
 
-def add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_build(sub: SubParsers) -> None:
     p = sub.add_parser("build", help="tokenize a corpus into a sharded suffix-array index")
     p.add_argument("inputs", nargs="+", help="JSONL(.gz/.zst), Parquet, text directories, globs")
     p.add_argument("--out", "-o", required=True, type=Path, help="index directory")
@@ -56,10 +53,16 @@ def run_build(args: argparse.Namespace) -> int:
 
     result = build(
         BuildOptions(
-            inputs=args.inputs, out=args.out, tokenizer=args.tokenizer,
-            text_field=args.text_field, workers=args.workers, max_memory=args.max_memory,
-            shard_tokens=args.shard_tokens, append=args.append,
-            skip_bad_lines=args.skip_bad_lines, quiet=args.quiet,
+            inputs=args.inputs,
+            out=args.out,
+            tokenizer=args.tokenizer,
+            text_field=args.text_field,
+            workers=args.workers,
+            max_memory=args.max_memory,
+            shard_tokens=args.shard_tokens,
+            append=args.append,
+            skip_bad_lines=args.skip_bad_lines,
+            quiet=args.quiet,
         )
     )
     if result.already_complete:
@@ -105,7 +108,7 @@ def index_summary(path: Path) -> dict[str, Any]:
     }
 
 
-def add_info(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_info(sub: SubParsers) -> None:
     p = sub.add_parser("info", help="what an index holds")
     p.add_argument("index", type=Path)
     p.add_argument("--json", action="store_true")
@@ -122,15 +125,19 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"tokens       {info['tokens']:,}")
     print(f"documents    {info['documents']:,}")
     print(f"shards       {info['shards']}")
-    print(f"tokenizer    {info['tokenizer']['name']} (vocabulary {info['tokenizer']['vocab_size']:,})")
+    print(
+        f"tokenizer    {info['tokenizer']['name']} (vocabulary {info['tokenizer']['vocab_size']:,})"
+    )
     print(f"token width  {info['token_width']} bytes")
-    print(f"size         {info['bytes'] / 1e6:,.1f} MB" + (f" ({bpt:.2f} bytes/token)" if bpt else ""))
+    print(
+        f"size         {info['bytes'] / 1e6:,.1f} MB" + (f" ({bpt:.2f} bytes/token)" if bpt else "")
+    )
     if info["bad_lines"]:
         print(f"bad lines    {info['bad_lines']:,} skipped")
     return 0
 
 
-def add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_verify(sub: SubParsers) -> None:
     p = sub.add_parser("verify", help="check sizes, SHA-256 hashes and suffix-array order")
     p.add_argument("index", type=Path)
     p.add_argument("--samples", type=int, default=2000, help="suffix-array pairs per shard")
@@ -148,14 +155,15 @@ def run_verify(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     print(
         f"{args.index}: intact ({report.files_checked} files, "
-        f"{report.bytes_checked / 1e6:,.1f} MB hashed, {report.pairs_checked} suffix pairs in order)"
+        f"{report.bytes_checked / 1e6:,.1f} MB hashed, "
+        f"{report.pairs_checked} suffix pairs in order)"
     )
     return 0
 
 
 # -- entry point -------------------------------------------------------------------------
 
-COMMANDS = [add_build, add_info, add_verify]
+COMMANDS = [add_build, add_info, add_verify, add_query_commands]
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -118,7 +118,7 @@ class Tokenizer:
                 offsets.extend((ci, ci + 1) for _ in ch.encode("utf-8"))
             return ids, offsets
         enc = self.hf.encode(text, add_special_tokens=False)
-        return np.asarray(enc.ids, dtype=self.dtype), [tuple(o) for o in enc.offsets]
+        return np.asarray(enc.ids, dtype=self.dtype), [(a, b) for a, b in enc.offsets]
 
     # -- decoding -------------------------------------------------------------------
 

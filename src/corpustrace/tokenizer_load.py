@@ -33,7 +33,7 @@ def load_tokenizer(spec: str | Path) -> Tokenizer:
         return Tokenizer(_from_file(path), str(path))
     if path.is_dir():
         return Tokenizer(_from_directory(path), str(path))
-    if path.suffix or os.sep in text and not _looks_like_hub_name(text):
+    if path.suffix or (os.sep in text and not _looks_like_hub_name(text)):
         raise TokenizerError(f"{text}: no such tokenizer file or directory")
     return Tokenizer(_from_local_cache(text), text)
 
@@ -114,7 +114,11 @@ def gguf_tokenizer(path: Path) -> tokenizers.Tokenizer:
     else:
         hf.pre_tokenizer = byte_level
     hf.decoder = decoders.ByteLevel()
-    control = [tokenizers.AddedToken(t, special=True) for t, k in zip(tokens, types) if k == 3]
+    control = [
+        tokenizers.AddedToken(t, special=True)
+        for t, kind in zip(tokens, types, strict=True)
+        if kind == 3  # GGUF token type CONTROL
+    ]
     hf.add_special_tokens(control)
     return hf
 
@@ -127,11 +131,10 @@ def _from_local_cache(name: str) -> tokenizers.Tokenizer:
     try:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
-        try_to_load_from_cache = None
-    if try_to_load_from_cache is not None:
-        cached = try_to_load_from_cache(name, TOKENIZER_FILE)
-        if isinstance(cached, str):
-            return _from_file(Path(cached))
+        return _via_transformers(name)
+    cached = try_to_load_from_cache(name, TOKENIZER_FILE)
+    if isinstance(cached, str):
+        return _from_file(Path(cached))
     return _via_transformers(name)
 
 
@@ -150,4 +153,6 @@ def _via_transformers(name: str) -> tokenizers.Tokenizer:
     backend = getattr(tok, "backend_tokenizer", None)
     if backend is None:
         raise TokenizerError(f"{name}: only fast (Rust) tokenizers can be saved in an index")
+    if not isinstance(backend, tokenizers.Tokenizer):
+        raise TokenizerError(f"{name}: unexpected tokenizer backend {type(backend).__name__}")
     return backend

@@ -18,7 +18,8 @@ from corpustrace.errors import IndexFormatError
 from corpustrace.index import format as fmt
 from corpustrace.index.reader import Index
 
-WORDS = "river mill bread fish snow water bridge village baker winter ünïcode 🌊".split()
+WORDS = ["river", "mill", "bread", "fish", "snow", "water", "bridge", "village", "baker"]
+WORDS += ["winter", "ünïcode", "🌊"]
 
 
 def make_corpus(path: Path, docs: int, words: int, seed: int = 0) -> Path:
@@ -26,14 +27,19 @@ def make_corpus(path: Path, docs: int, words: int, seed: int = 0) -> Path:
     with path.open("w", encoding="utf-8") as fh:
         for i in range(docs):
             text = " ".join(rng.choice(WORDS) for _ in range(words))
-            fh.write(json.dumps({"text": text, "id": f"doc-{i}", "n": i}, ensure_ascii=False) + "\n")
+            fh.write(
+                json.dumps({"text": text, "id": f"doc-{i}", "n": i}, ensure_ascii=False) + "\n"
+            )
     return path
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "corpustrace.cli", *args],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -87,7 +93,9 @@ def test_verify_catches_misordered_suffix_array(
     assert "out of order" in capsys.readouterr().err
 
 
-def test_missing_file_and_unknown_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_file_and_unknown_version(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = make_corpus(tmp_path / "c.jsonl", 10, 5)
     main(["build", str(src), "--out", str(tmp_path / "ix"), "-t", "bytes", "-q"])
     (tmp_path / "ix" / "shard-00000" / "docs").unlink()
@@ -107,7 +115,16 @@ def test_bad_line_exit_code_and_message(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["build", str(src), "--out", str(tmp_path / "ix"), "-t", "bytes", "-q"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "bad.jsonl:2" in err and err.count("\n") == 1
-    args = ["build", str(src), "--out", str(tmp_path / "ok"), "-t", "bytes", "-q", "--skip-bad-lines"]
+    args = [
+        "build",
+        str(src),
+        "--out",
+        str(tmp_path / "ok"),
+        "-t",
+        "bytes",
+        "-q",
+        "--skip-bad-lines",
+    ]
     assert main(args) == 0
     assert "skipped 1 malformed lines" in capsys.readouterr().err
 
@@ -126,7 +143,9 @@ def test_interrupted_build_resumes_to_the_same_index(tmp_path: Path, sig: signal
     args = [str(src), "--out", str(tmp_path / "ix"), "-t", "bytes", "--shard-tokens", "40000", "-q"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "corpustrace.cli", "build", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     wait_for(tmp_path / "ix" / "shard-00002" / fmt.SHARD_INFO, proc)
     os.kill(proc.pid, sig)

@@ -203,7 +203,9 @@ def insertion_lcps(
     return best
 
 
-def lower_bound_by_key(keys: Keys, lo: np.ndarray, hi: np.ndarray, values: np.ndarray) -> np.ndarray:
+def lower_bound_by_key(
+    keys: Keys, lo: np.ndarray, hi: np.ndarray, values: np.ndarray
+) -> np.ndarray:
     """First rank r in [lo, hi) with keys(r) >= value, where keys are sorted over the range.
 
     Used on the token that follows a fixed prefix: inside the prefix's rank range the

@@ -91,8 +91,15 @@ def build(opts: BuildOptions) -> BuildResult:
     if base is not None:
         _refuse_repeat(out, base, match, opts.append)
         if not opts.append:
-            return BuildResult(out, 0, len(base.shards), base.total_documents,
-                               base.total_tokens, 0.0, already_complete=True)
+            return BuildResult(
+                out,
+                0,
+                len(base.shards),
+                base.total_documents,
+                base.total_tokens,
+                0.0,
+                already_complete=True,
+            )
     out.mkdir(parents=True, exist_ok=True)
     first = len(base.shards) if base is not None else 0
     state = _load_or_start_state(out, match, first)
@@ -103,24 +110,51 @@ def build(opts: BuildOptions) -> BuildResult:
     max_memory = opts.max_memory or default_max_memory()
     per_shard = opts.shard_tokens or shard_tokens_for(max_memory, tokenizer.width)
     stats = _resume_stats(state.get("stats") or {})
-    docs = iter_documents(sources, text_field=opts.text_field,
-                          skip_bad_lines=opts.skip_bad_lines, stats=stats, start=start)
+    docs = iter_documents(
+        sources,
+        text_field=opts.text_field,
+        skip_bad_lines=opts.skip_bad_lines,
+        stats=stats,
+        start=start,
+    )
     progress = Progress(quiet=opts.quiet, resumed_shards=len(done))
     try:
-        written = write_shards(_tokenized(docs, tokenizer), tokenizer, out, first + len(done),
-                               per_shard, progress, state, lambda: _stats_dict(stats))
+        written = write_shards(
+            _tokenized(docs, tokenizer),
+            tokenizer,
+            out,
+            first + len(done),
+            per_shard,
+            progress,
+            state,
+            lambda: _stats_dict(stats),
+        )
     finally:
         progress.close()
     new_shards = complete_shards(out, first)
     if not any(s.documents for s in [*(base.shards if base else []), *new_shards]):
         raise BuildError("no documents found in the input")
-    run = {"match": match, "append": opts.append, "shards": [s.name for s in new_shards],
-           "max_memory": max_memory, "shard_tokens": per_shard, "stats": _stats_dict(stats),
-           "started": state.get("started")}
-    manifest = finish_index(out, tokenizer, [*(base.shards if base else []), *new_shards],
-                            base, run)
-    return BuildResult(out, written, len(done), manifest.total_documents,
-                       manifest.total_tokens, time.monotonic() - started, run["stats"])
+    run = {
+        "match": match,
+        "append": opts.append,
+        "shards": [s.name for s in new_shards],
+        "max_memory": max_memory,
+        "shard_tokens": per_shard,
+        "stats": _stats_dict(stats),
+        "started": state.get("started"),
+    }
+    manifest = finish_index(
+        out, tokenizer, [*(base.shards if base else []), *new_shards], base, run
+    )
+    return BuildResult(
+        out,
+        written,
+        len(done),
+        manifest.total_documents,
+        manifest.total_tokens,
+        time.monotonic() - started,
+        _stats_dict(stats),
+    )
 
 
 def _tokenized(docs: Iterable[Document], tokenizer: Tokenizer) -> Iterator[TokenizedDoc]:
@@ -176,7 +210,9 @@ def _resolve_tokenizer(opts: BuildOptions, base: fmt.Manifest | None) -> Tokeniz
     return load_tokenizer(opts.tokenizer)
 
 
-def _match_params(sources: list[Source], tokenizer: Tokenizer, opts: BuildOptions) -> dict[str, Any]:
+def _match_params(
+    sources: list[Source], tokenizer: Tokenizer, opts: BuildOptions
+) -> dict[str, Any]:
     """What a resumed or repeated run must share with the first one."""
     return {
         "inputs": [_fingerprint(s.path) for s in sources],

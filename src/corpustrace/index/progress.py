@@ -17,8 +17,13 @@ class Progress:
         self._bar: tqdm[None] | None = None
         if not quiet:
             self._bar = tqdm(
-                unit=" tok", unit_scale=True, file=sys.stderr, dynamic_ncols=True,
-                desc="building" if not resumed_shards else f"resuming after {resumed_shards} shards",
+                unit=" tok",
+                unit_scale=True,
+                file=sys.stderr,
+                dynamic_ncols=True,
+                desc="building"
+                if not resumed_shards
+                else f"resuming after {resumed_shards} shards",
             )
 
     def update(self, documents: int, tokens: int) -> None:

@@ -32,10 +32,10 @@ class Shard:
         self.name = info.name
         self.tokens: np.ndarray = open_array(path / fmt.TOKENS, token_dtype)
         self.sa_width = info.sa_width
-        self._sa_raw = open_array(path / fmt.SA, np.uint8)
+        self._sa_raw = open_array(path / fmt.SA, "<u1")
         self.docs: np.ndarray = open_array(path / fmt.DOCS, "<u8")
         self.meta_offsets: np.ndarray = open_array(path / fmt.META_OFFSETS, "<u8")
-        self._meta = open_array(path / fmt.META, np.uint8)
+        self._meta = open_array(path / fmt.META, "<u1")
         if len(self.tokens) != info.tokens or len(self.docs) != info.documents:
             raise IndexFormatError(f"{path}: sizes differ from shard.json (run verify)")
         if len(self._sa_raw) != info.tokens * self.sa_width:
@@ -54,19 +54,20 @@ class Shard:
     def sa(self) -> np.ndarray:
         """The suffix array as an (n, width) uint8 view, or a native uint view when possible."""
         native = {1: "<u1", 2: "<u2", 4: "<u4", 8: "<u8"}.get(self.sa_width)
-        if native is not None:
-            return self._sa_raw.view(native)
-        return self._sa_raw.reshape(-1, self.sa_width)
+        raw: np.ndarray = self._sa_raw
+        return raw.view(native) if native is not None else raw.reshape(-1, self.sa_width)
 
     def positions(self, ranks: np.ndarray | int) -> np.ndarray:
         """Token positions of the suffixes at the given suffix-array ranks (int64)."""
         ranks = np.asarray(ranks, dtype=np.int64)
         sa = self.sa
         if sa.ndim == 1:
-            return sa[ranks].astype(np.int64)
+            out: np.ndarray = sa[ranks].astype(np.int64)
+            return out
         rows = sa[ranks].astype(np.int64)
         shifts = np.arange(self.sa_width, dtype=np.int64) * 8
-        return (rows << shifts).sum(axis=-1)
+        packed: np.ndarray = (rows << shifts).sum(axis=-1)
+        return packed
 
     def position(self, rank: int) -> int:
         return int(self.positions(np.asarray([rank]))[0])
@@ -100,9 +101,7 @@ class Index:
         self.tokenizer = tokenizer
         self.token_dtype = fmt.token_dtype(manifest.token_width)
         self.separator = int(manifest.separator)
-        self.shards = [
-            Shard(path / info.name, info, self.token_dtype) for info in manifest.shards
-        ]
+        self.shards = [Shard(path / info.name, info, self.token_dtype) for info in manifest.shards]
         self.unigram: np.ndarray = open_array(path / fmt.UNIGRAM, "<u8")
         offsets = np.cumsum([0] + [s.n_docs for s in self.shards])
         self.doc_offsets: np.ndarray = offsets.astype(np.int64)
@@ -129,11 +128,11 @@ class Index:
     def locate(self, doc_index: int) -> tuple[Shard, int]:
         """The shard and local index of a global document index (shards in order)."""
         if not 0 <= doc_index < self.total_documents:
-            raise NotFound(f"document {doc_index} does not exist ({self.total_documents} documents)")
+            raise NotFound(
+                f"document {doc_index} does not exist ({self.total_documents} documents)"
+            )
         shard_no = int(np.searchsorted(self.doc_offsets, doc_index, side="right") - 1)
         return self.shards[shard_no], doc_index - int(self.doc_offsets[shard_no])
 
     def global_doc(self, shard_no: int, local: int) -> int:
         return int(self.doc_offsets[shard_no]) + int(local)
-
-

@@ -62,7 +62,9 @@ def check_order(shard: Shard, report: VerifyReport, samples: int, seed: int = 0)
     if n < 2:
         return
     rng = np.random.default_rng(seed)
-    ranks = np.unique(np.concatenate([[0, n - 2], rng.integers(0, n - 1, size=min(samples, n - 1))]))
+    ranks = np.unique(
+        np.concatenate([[0, n - 2], rng.integers(0, n - 1, size=min(samples, n - 1))])
+    )
     left = shard.positions(ranks)
     right = shard.positions(ranks + 1)
     if int(max(left.max(), right.max())) >= n or int(min(left.min(), right.min())) < 0:
@@ -71,7 +73,9 @@ def check_order(shard: Shard, report: VerifyReport, samples: int, seed: int = 0)
     for rank, a, b in zip(ranks, left, right, strict=True):
         report.pairs_checked += 1
         if a == b or not suffix_less_equal(shard.tokens, int(a), int(b)):
-            report.problems.append(f"{shard.path / fmt.SA}: ranks {rank} and {rank + 1} out of order")
+            report.problems.append(
+                f"{shard.path / fmt.SA}: ranks {rank} and {rank + 1} out of order"
+            )
             return
 
 

@@ -83,8 +83,12 @@ def write_shards(
 
 
 def _write_and_record(
-    buf: ShardBuffer, out: Path, name: str, tokenizer: Tokenizer,
-    state: dict[str, Any], snapshot: dict[str, Any],
+    buf: ShardBuffer,
+    out: Path,
+    name: str,
+    tokenizer: Tokenizer,
+    state: dict[str, Any],
+    snapshot: dict[str, Any],
 ) -> fmt.ShardInfo:
     try:
         info = write_shard(buf, out, name, tokenizer.vocab_size)

@@ -47,7 +47,7 @@ def backends_from_settings(
 
     Nothing is loaded or contacted here: a local model loads on its first request.
     """
-    # Imported here so that a caller that configures no backend pays for neither module.
+    # Imported here: both modules import this one.
     from corpustrace.models.local import LocalBackend
     from corpustrace.models.openai_compat import OpenAIBackend
 

@@ -194,7 +194,10 @@ def _helper_classes(transformers: ModuleType) -> tuple[type[Any], type[Any]]:
     not park a pool thread on `queue.get()` for the length of a reply.
     """
 
-    class CallbackStreamer(transformers.TextStreamer):  # type: ignore[misc]
+    text_streamer: Any = transformers.TextStreamer
+    stopping_criteria: Any = transformers.StoppingCriteria
+
+    class CallbackStreamer(text_streamer):  # type: ignore[misc]
         def __init__(self, tokenizer: Any, put: Put) -> None:
             super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
             self.put = put
@@ -203,7 +206,7 @@ def _helper_classes(transformers: ModuleType) -> tuple[type[Any], type[Any]]:
             if text:
                 self.put(text)
 
-    class StopOnEvent(transformers.StoppingCriteria):  # type: ignore[misc]
+    class StopOnEvent(stopping_criteria):  # type: ignore[misc]
         def __init__(self, event: threading.Event) -> None:
             self.event = event
 

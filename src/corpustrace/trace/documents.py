@@ -22,7 +22,8 @@ from corpustrace.trace.params import TraceParams
 from corpustrace.trace.result import Snippet
 
 if TYPE_CHECKING:
-    from corpustrace.engine import Engine, Window
+    from corpustrace.engine import Engine
+    from corpustrace.engine.results import Window
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,13 @@ def sample_hits(engine: Engine, span_ids: list[np.ndarray], params: TraceParams)
     for index, ids in enumerate(span_ids):
         found = engine.occurrences(ids, params.max_documents_per_span, seed=params.seed)
         span_hits = [
-            Hit(index, int(o.doc), int(o.shard), int(o.position),
-                engine.window(o.shard, o.position, len(ids), radius, radius))
+            Hit(
+                index,
+                int(o.doc),
+                int(o.shard),
+                int(o.position),
+                engine.window(o.shard, o.position, len(ids), radius, radius),
+            )
             for o in found
         ]
         hits.extend(sorted(span_hits, key=lambda h: (h.shard, h.position)))

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from corpustrace.tokenizer import Tokenizer
-from corpustrace.trace.documents import Hit, around, snippet_of
-from corpustrace.trace.result import ContextSpan, Highlight, Span, TracedDocument
+from corpustrace.trace.documents import Hit, around
+from corpustrace.trace.result import ContextSpan, Highlight, Snippet, Span, TracedDocument
 
 
 def overlap_groups(spans: list[Span]) -> list[list[int]]:
@@ -114,25 +114,26 @@ def document_context(
     return text, marks
 
 
-def group_by_document(hits: list[Hit]) -> dict[int, list[Hit]]:
-    """Hits keyed by global document, documents in order of first appearance."""
-    groups: dict[int, list[Hit]] = {}
-    for hit in hits:
-        groups.setdefault(hit.doc, []).append(hit)
+def group_by_document(hits: list[Hit]) -> dict[int, list[int]]:
+    """Indices of the hits of each global document, documents in order of first appearance."""
+    groups: dict[int, list[int]] = {}
+    for index, hit in enumerate(hits):
+        groups.setdefault(hit.doc, []).append(index)
     return groups
 
 
 def merge_documents(
     tokenizer: Tokenizer,
     hits: list[Hit],
+    snippets: list[Snippet],
     span_ids: list[np.ndarray],
     doc_meta: Callable[[int], dict[str, Any]],
     context_tokens: int,
-    snippet_tokens: int,
 ) -> list[TracedDocument]:
     """One TracedDocument per document; scores and levels are set by the rerank step."""
     documents = []
-    for doc, doc_hits in group_by_document(hits).items():
+    for doc, members in group_by_document(hits).items():
+        doc_hits = [hits[i] for i in members]
         context, marks = document_context(tokenizer, doc_hits, span_ids, context_tokens)
         documents.append(
             TracedDocument(
@@ -143,7 +144,7 @@ def merge_documents(
                 relevance=0.0,
                 level="low",
                 spans=sorted({h.span for h in doc_hits}),
-                snippets=[snippet_of(tokenizer, h, snippet_tokens) for h in doc_hits],
+                snippets=[snippets[i] for i in members],
                 context=context,
                 context_spans=marks,
             )

@@ -52,9 +52,8 @@ class TraceParams:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise QueryError(
-                f"unknown trace parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
+            names, allowed = ", ".join(unknown), ", ".join(sorted(known))
+            raise QueryError(f"unknown trace parameter(s) {names}; known: {allowed}")
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 @dataclass
 class Span:
-    """A maximal matching span of the response: tokens [start, end), chars [char_start, char_end)."""
+    """A maximal matching span: response tokens [start, end), characters [char_start, char_end)."""
 
     start: int
     end: int

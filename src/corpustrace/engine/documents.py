@@ -1,0 +1,207 @@
+"""From suffix-array ranks to documents: occurrences, windows, document search, CNF.
+
+Frequent n-grams can have millions of occurrences, so ranks are chosen (a page, or a
+seeded sample) before any rank is turned into a position or a document: the work done
+is proportional to what is returned, never to the count (OLMoTrace, Liu et al., 2025).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from corpustrace.engine.results import (
+    CnfHits,
+    DocumentHits,
+    DocumentView,
+    FindResult,
+    Hit,
+    Occurrence,
+    Window,
+)
+from corpustrace.errors import NotFound, QueryError
+
+if TYPE_CHECKING:
+    from corpustrace.engine.engine import Engine
+
+Segments = Sequence[tuple[int, int, int]]  # (shard, lo, hi) rank ranges, read in order
+
+
+def non_negative(**values: int) -> None:
+    for name, value in values.items():
+        if value < 0:
+            raise QueryError(f"{name} must not be negative (got {value})")
+
+
+def pick_ranks(segments: Segments, picked: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Map sorted indices into the concatenation of `segments` to (shard, ranks) groups."""
+    sizes = np.array([hi - lo for _, lo, hi in segments], dtype=np.int64)
+    ends = np.cumsum(sizes)
+    which = np.searchsorted(ends, picked, side="right")
+    groups = []
+    for seg in np.unique(which):
+        shard, lo, _ = segments[int(seg)]
+        inside = picked[which == seg] - (ends[seg] - sizes[seg])
+        groups.append((shard, lo + inside))
+    return groups
+
+
+def sample_indices(count: int, limit: int, seed: int) -> np.ndarray:
+    """All of 0..count-1 when they fit in `limit`, else `limit` distinct ones drawn with
+    a seeded generator (same seed, same sample), sorted."""
+    if count <= limit:
+        return np.arange(count, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(count, size=limit, replace=False)).astype(np.int64)
+
+
+def occurrences_at(engine: Engine, groups: list[tuple[int, np.ndarray]]) -> list[Occurrence]:
+    out: list[Occurrence] = []
+    for shard_no, ranks in groups:
+        shard = engine.index.shards[shard_no]
+        positions = shard.positions(ranks)
+        local = shard.doc_of(positions)
+        offset = int(engine.index.doc_offsets[shard_no])
+        out.extend(
+            Occurrence(shard_no, int(r), int(p), offset + int(d), int(d))
+            for r, p, d in zip(ranks, positions, local, strict=True)
+        )
+    return out
+
+
+def occurrences(engine: Engine, found: FindResult, limit: int, seed: int) -> list[Occurrence]:
+    """All occurrences in (shard, rank) order, or a seeded sample of `limit` of them."""
+    non_negative(limit=limit)
+    segments = [(s, lo, hi) for s, (lo, hi) in enumerate(found.ranges)]
+    picked = sample_indices(found.count, limit, seed)
+    return occurrences_at(engine, pick_ranks(segments, picked))
+
+
+def window(
+    engine: Engine, shard_no: int, position: int, length: int, before: int, after: int
+) -> Window:
+    """Tokens [position - before, position + length + after) clipped to the document."""
+    non_negative(length=length, before=before, after=after)
+    if not 0 <= shard_no < len(engine.index.shards):
+        raise NotFound(f"shard {shard_no} does not exist ({len(engine.index.shards)} shards)")
+    shard = engine.index.shards[shard_no]
+    local = int(shard.doc_of(position)) if 0 <= position < shard.n_tokens else -1
+    if local < 0:
+        raise QueryError(f"position {position} is outside {shard.name}")
+    doc_start, doc_end = shard.doc_span(local)
+    if position < doc_start:
+        raise QueryError(f"position {position} of {shard.name} is a document separator")
+    match_end = min(position + length, doc_end)
+    start, end = max(doc_start, position - before), min(doc_end, match_end + after)
+    return Window(
+        shard=shard_no,
+        doc=engine.index.global_doc(shard_no, local),
+        tokens=np.array(shard.tokens[start:end]),
+        start=start,
+        match_start=position - start,
+        match_end=match_end - start,
+        doc_start=doc_start,
+        doc_end=doc_end,
+    )
+
+
+def document(engine: Engine, doc: int, start: int = 0, end: int | None = None) -> DocumentView:
+    """A document's tokens [start, end), both clipped to the document."""
+    shard, local = engine.index.locate(doc)
+    doc_start, doc_end = shard.doc_span(local)
+    length = doc_end - doc_start
+    lo = min(max(start, 0), length)
+    hi = max(lo, min(length if end is None else end, length))
+    return DocumentView(
+        doc=doc,
+        shard=engine.index.shards.index(shard),
+        local_doc=local,
+        meta=shard.doc_meta(local),
+        length=length,
+        start=lo,
+        end=hi,
+        tokens=np.array(shard.tokens[doc_start + lo : doc_start + hi]),
+    )
+
+
+def search_documents(
+    engine: Engine, ids: np.ndarray, offset: int, limit: int, context: int
+) -> DocumentHits:
+    """One page of an n-gram's occurrences, in (shard, rank) order, decoded with context."""
+    if len(ids) == 0:
+        raise QueryError("document search needs a non-empty query")
+    non_negative(offset=offset, limit=limit, window=context)
+    found = engine.find(ids)
+    segments = [(s, lo, hi) for s, (lo, hi) in enumerate(found.ranges)]
+    page = np.arange(offset, min(offset + limit, found.count), dtype=np.int64)
+    hits = tuple(
+        decoded_hit(engine, occ, len(ids), context)
+        for occ in occurrences_at(engine, pick_ranks(segments, page))
+    )
+    return DocumentHits(count=found.count, offset=offset, limit=limit, hits=hits)
+
+
+def decoded_hit(engine: Engine, occ: Occurrence, length: int, context: int) -> Hit:
+    win = window(engine, occ.shard, occ.position, length, context, context)
+    text, offsets = engine.tokenizer.decode_with_offsets(win.tokens)
+    return Hit(
+        doc=occ.doc,
+        shard=occ.shard,
+        position=occ.position,
+        meta=engine.index.shards[occ.shard].doc_meta(occ.local_doc),
+        text=text,
+        match_char_start=offsets[win.match_start],
+        match_char_end=offsets[win.match_end],
+        tokens_before=win.match_start,
+        tokens_after=len(win.tokens) - win.match_end,
+    )
+
+
+def clause_documents(
+    engine: Engine, clause: Sequence[np.ndarray], cap: int, seed: int = 0
+) -> tuple[set[int], bool]:
+    """Global documents holding at least one of the clause's n-grams, and whether the
+    clause had more than `cap` occurrences, so that only a seeded sample was read."""
+    segments: list[tuple[int, int, int]] = []
+    for ngram in clause:
+        found = engine.find(ngram)
+        segments.extend((s, lo, hi) for s, (lo, hi) in enumerate(found.ranges) if hi > lo)
+    total = sum(hi - lo for _, lo, hi in segments)
+    docs: set[int] = set()
+    for shard_no, ranks in pick_ranks(segments, sample_indices(total, cap, seed)):
+        shard = engine.index.shards[shard_no]
+        local = shard.doc_of(shard.positions(ranks))
+        offset = int(engine.index.doc_offsets[shard_no])
+        docs.update(offset + int(d) for d in np.unique(local))
+    return docs, total > cap
+
+
+def cnf_search(
+    engine: Engine,
+    clauses: Sequence[Sequence[np.ndarray]],
+    offset: int,
+    limit: int,
+    max_clause_freq: int,
+) -> CnfHits:
+    """Documents that hold, for every clause, at least one of its n-grams (AND of ORs),
+    as infini-gram's CNF queries but within whole documents. A clause with more than
+    `max_clause_freq` occurrences is read from a sample and `approx` is set."""
+    if not clauses or any(len(clause) == 0 for clause in clauses):
+        raise QueryError("a CNF query needs at least one clause, each with an n-gram")
+    if any(len(ngram) == 0 for clause in clauses for ngram in clause):
+        raise QueryError("CNF n-grams must not be empty")
+    non_negative(offset=offset, limit=limit)
+    if max_clause_freq < 1:
+        raise QueryError("max_clause_freq must be at least 1")
+    matching: set[int] | None = None
+    approx = False
+    for clause in clauses:
+        docs, sampled = clause_documents(engine, clause, max_clause_freq)
+        approx = approx or sampled
+        matching = docs if matching is None else matching & docs
+        if not matching:
+            break  # later clauses cannot bring documents back
+    found = sorted(matching or ())
+    return CnfHits(count=len(found), approx=approx, documents=tuple(found[offset : offset + limit]))

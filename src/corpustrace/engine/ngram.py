@@ -1,0 +1,187 @@
+"""n-gram and ∞-gram language-model queries (infini-gram, Liu et al., 2024).
+
+Denominators count only occurrences that have a next token: an occurrence at the very
+end of a document (followed by a separator or the end of the shard) predicts nothing,
+so next-token probabilities sum to one. Inside the rank range of a prompt the suffixes
+are sorted by the token that follows it, end of shard (-1) first and the separator last,
+so the occurrences with a real next token form one sub-range, found by two searches.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from corpustrace.engine.results import (
+    InfgramNtdResult,
+    InfgramProbResult,
+    NtdEntry,
+    NtdResult,
+    ProbResult,
+)
+from corpustrace.engine.search import Keys, lower_bound_by_key, lower_bounds, tokens_after
+from corpustrace.errors import QueryError
+
+if TYPE_CHECKING:
+    from corpustrace.engine.engine import Engine, ShardArrays
+
+
+def continuation_ranges(
+    engine: Engine, prompt: np.ndarray, first: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per shard and per k in `first`, the ranks of prompt[k:] followed by a real token.
+
+    They lie between the insertion ranks of prompt[k:] + [0] and prompt[k:] + [separator]
+    (shape (shards, len(first)) each).
+    """
+    sep = engine.index.separator
+    lens = len(prompt) + 1 - first
+
+    def one(shard: ShardArrays) -> tuple[np.ndarray, np.ndarray]:
+        bounds = []
+        for last in (0, sep):
+            flat = np.append(prompt, last)
+            lo = np.zeros(len(first), dtype=np.int64)
+            hi = np.full(len(first), shard.n, dtype=np.int64)
+            bounds.append(lower_bounds(shard.tokens, shard.positions, flat, first, lens, lo, hi)[0])
+        return bounds[0], bounds[1]
+
+    ranges = engine.map_shards(one)
+    width = len(first)
+    lo = np.stack([r[0] for r in ranges]) if ranges else np.zeros((0, width), np.int64)
+    hi = np.stack([r[1] for r in ranges]) if ranges else np.zeros((0, width), np.int64)
+    return lo, hi
+
+
+def ratio(count: int, total: int) -> float | None:
+    return count / total if total else None
+
+
+def prob(engine: Engine, prompt: np.ndarray, next_id: int) -> ProbResult:
+    """count(prompt + next) / occurrences of prompt with a next token."""
+    lo, hi = continuation_ranges(engine, prompt, np.zeros(1, dtype=np.int64))
+    prompt_count = int((hi - lo).sum())
+    count = engine.count(np.append(prompt, next_id))
+    return ProbResult(prompt_count=prompt_count, count=count, prob=ratio(count, prompt_count))
+
+
+def backoff_start(engine: Engine, prompt: np.ndarray) -> tuple[int, int]:
+    """(k, count): the shortest k such that prompt[k:] occurs with a next token.
+
+    ∞-gram backs off to the longest such suffix (Liu et al., 2024, §2); continuation
+    counts only grow as the suffix shrinks, and all suffixes are searched in one batch.
+    """
+    first = np.arange(len(prompt) + 1, dtype=np.int64)
+    lo, hi = continuation_ranges(engine, prompt, first)
+    counts = (hi - lo).sum(axis=0)
+    found = np.flatnonzero(counts > 0)
+    k = int(found[0]) if found.size else len(prompt)
+    return k, int(counts[k])
+
+
+def infgram_prob(engine: Engine, prompt: np.ndarray, next_id: int) -> InfgramProbResult:
+    k, prompt_count = backoff_start(engine, prompt)
+    count = engine.count(np.append(prompt[k:], next_id))
+    return InfgramProbResult(
+        suffix_len=len(prompt) - k,
+        prompt_count=prompt_count,
+        count=count,
+        prob=ratio(count, prompt_count),
+    )
+
+
+def infgram_ntd(engine: Engine, prompt: np.ndarray, max_support: int = 1000) -> InfgramNtdResult:
+    k, _ = backoff_start(engine, prompt)
+    return InfgramNtdResult(suffix_len=len(prompt) - k, ntd=ntd(engine, prompt[k:], max_support))
+
+
+def ntd(engine: Engine, prompt: np.ndarray, max_support: int = 1000) -> NtdResult:
+    """Next-token distribution of `prompt`.
+
+    The empty prompt gives the unigram distribution, exact, from the index's unigram
+    table. Otherwise every shard's continuation range is split into runs of equal next
+    token by bisection (infini-gram's method: a range whose first and last next tokens
+    agree is one run), which costs O(distinct tokens x log count), not O(count). When a
+    shard shows more than `max_support` distinct next tokens, tokens are taken from
+    about `max_support` evenly spaced occurrences instead and `approx` is set; each such
+    token's count is still exact (two searches inside every shard's range).
+    """
+    if max_support < 1:
+        raise QueryError("max_support must be at least 1")
+    if len(prompt) == 0:
+        return unigram_ntd(engine)
+    lo, hi = continuation_ranges(engine, prompt, np.zeros(1, dtype=np.int64))
+    lo, hi = lo[:, 0], hi[:, 0]
+    total = int((hi - lo).sum())
+    if total == 0:
+        return NtdResult(prompt_count=0, entries=(), approx=False)
+    depth = len(prompt)
+    keys = [next_token_keys(shard, depth) for shard in engine.shards]
+    runs = engine.parallel(
+        lambda s: token_runs(keys[s], int(lo[s]), int(hi[s]), max_support), range(len(keys))
+    )
+    if all(r is not None for r in runs):
+        tokens = np.concatenate([r[0] for r in runs if r is not None])
+        counts = np.concatenate([r[1] for r in runs if r is not None])
+        return ntd_result(tokens, counts, total, approx=False)
+    stride = math.ceil(total / max_support)
+    sampled = [keys[s](np.arange(lo[s], hi[s], stride)) for s in range(len(keys))]
+    candidates = np.unique(np.concatenate(sampled))
+    counts = np.zeros(len(candidates), dtype=np.int64)
+    for s, key in enumerate(keys):
+        a = np.full(len(candidates), lo[s])
+        b = np.full(len(candidates), hi[s])
+        counts += lower_bound_by_key(key, a, b, candidates + 1) - lower_bound_by_key(
+            key, a, b, candidates
+        )
+    return ntd_result(candidates, counts, total, approx=True)
+
+
+def next_token_keys(shard: ShardArrays, depth: int) -> Keys:
+    """rank -> the token `depth` places into its suffix (the token after the prompt)."""
+    return lambda ranks: tokens_after(shard.tokens, shard.positions, ranks, depth)
+
+
+def token_runs(keys: Keys, lo: int, hi: int, cap: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(tokens, counts) of the runs of equal sorted keys in [lo, hi), or None once more
+    than `cap` distinct keys are seen. Bisects all unresolved segments at once."""
+    if lo >= hi:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    a, b = np.array([lo], dtype=np.int64), np.array([hi], dtype=np.int64)
+    first, last = keys(a), keys(b - 1)
+    out_tokens: list[np.ndarray] = []
+    out_counts: list[np.ndarray] = []
+    while a.size:
+        uniform = first == last  # sorted keys: equal ends mean one run
+        out_tokens.append(first[uniform])
+        out_counts.append((b - a)[uniform])
+        a, b, first, last = a[~uniform], b[~uniform], first[~uniform], last[~uniform]
+        seen = np.unique(np.concatenate([*out_tokens, first, last]))
+        if len(seen) > cap:
+            return None
+        mid = (a + b) // 2
+        before, at = keys(mid - 1), keys(mid)
+        a, b = np.concatenate([a, mid]), np.concatenate([mid, b])
+        first, last = np.concatenate([first, at]), np.concatenate([before, last])
+    return np.concatenate(out_tokens), np.concatenate(out_counts)
+
+
+def unigram_ntd(engine: Engine) -> NtdResult:
+    unigram = np.asarray(engine.index.unigram, dtype=np.int64)
+    tokens = np.flatnonzero(unigram)
+    return ntd_result(tokens, unigram[tokens], engine.total_tokens, approx=False)
+
+
+def ntd_result(tokens: np.ndarray, counts: np.ndarray, total: int, approx: bool) -> NtdResult:
+    """Sum counts per token and sort by count (descending), then token id."""
+    unique, inverse = np.unique(tokens, return_inverse=True)
+    sums = np.bincount(inverse, weights=counts, minlength=len(unique)).astype(np.int64)
+    keep = sums > 0
+    unique, sums = unique[keep], sums[keep]
+    order = np.lexsort((unique, -sums))
+    entries = tuple(
+        NtdEntry(token=int(unique[i]), count=int(sums[i]), prob=int(sums[i]) / total) for i in order
+    )
+    return NtdResult(prompt_count=total, entries=entries, approx=approx)

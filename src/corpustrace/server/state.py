@@ -1,0 +1,132 @@
+"""What one running app holds: the engine (opened once), chat backends, a bounded thread
+pool for blocking work, and an LRU cache of trace results for identical requests."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from fastapi import Request
+
+from corpustrace.engine.engine import Engine
+from corpustrace.models.base import ChatBackend
+from corpustrace.server.errors import Timeout
+from corpustrace.server.settings import Settings
+from corpustrace.trace import TraceParams, trace
+
+T = TypeVar("T")
+TraceKey = tuple[str, str, TraceParams]
+
+
+class LRUCache:
+    """A small thread-safe least-recently-used map; size 0 keeps nothing."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any | None:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: Any, value: Any) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class AppState:
+    """Shared by every request of one app; built by `create_app`, closed at shutdown."""
+
+    def __init__(self, settings: Settings, engine: Engine, backends: list[ChatBackend]) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.backends = {b.name: b for b in backends}
+        self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="corpustrace-work")
+        self.traces = LRUCache(settings.cache_size)
+        self._inflight: dict[TraceKey, asyncio.Future[dict[str, Any]]] = {}
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """fn(*args) on the bounded pool; the time limit counts the wait for a thread too.
+
+        On time-out the request answers 504; a job still queued is cancelled, a running
+        one finishes in the background (Python threads cannot be interrupted).
+        """
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(self.pool, functools.partial(fn, *args))
+        try:
+            async with asyncio.timeout(self.settings.request_timeout_s):
+                return await job
+        except TimeoutError:
+            raise Timeout(
+                f"the request took longer than {self.settings.request_timeout_s:g} s"
+            ) from None
+
+    async def trace(self, response: str, prompt: str, params: TraceParams) -> tuple[dict[str, Any], bool]:
+        """The trace as a dict and whether it was cached. Identical requests arriving
+        while one is computed wait for that one instead of computing it again."""
+        key: TraceKey = (response, prompt, params)
+        hit = self.traces.get(key)
+        if hit is not None:
+            return hit, True
+        pending = self._inflight.get(key)
+        if pending is not None and not pending.cancelled():
+            try:
+                return await asyncio.shield(pending), True
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this request itself was cancelled
+        return await self._compute(key), False
+
+    async def _compute(self, key: TraceKey) -> dict[str, Any]:
+        shared: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        shared.add_done_callback(_consume)
+        self._inflight[key] = shared
+        try:
+            result = await self.run(_trace_dict, self.engine, *key)
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                shared.set_exception(exc)
+            else:
+                shared.cancel()
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        shared.set_result(result)
+        self.traces.put(key, result)
+        return result
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.engine.close()
+
+
+def _trace_dict(engine: Engine, response: str, prompt: str, params: TraceParams) -> dict[str, Any]:
+    return trace(engine, response, prompt, params).to_dict()
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    """Mark a shared future's exception as seen when no other request waited on it."""
+    if not future.cancelled():
+        future.exception()
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.corpustrace
+    return state
