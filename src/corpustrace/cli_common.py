@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+if TYPE_CHECKING:
+    SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+else:  # argparse's action class is not subscriptable at run time
+    SubParsers = argparse._SubParsersAction
 
 
 def print_json(data: Any) -> None:

@@ -151,7 +151,7 @@ def run_search(args: argparse.Namespace) -> int:
     engine = open_engine(args.index)
     ids = encode(engine, args.text)
     hits = engine.search_documents(ids, offset=args.offset, limit=args.limit, window=args.window)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "doc": h.doc,
             "shard": h.shard,
@@ -169,8 +169,8 @@ def run_search(args: argparse.Namespace) -> int:
     print(f"{hits.count:,} occurrences; showing {len(rows)} from {hits.offset}")
     for r in rows:
         t, a, b = r["text"], r["match_char_start"], r["match_char_end"]
-        label = r["meta"].get("id", "")
-        print(f"\n[{r['doc']}] {label}\n  {t[:a]}[[{t[a:b]}]]{t[b:]}".replace("\n", " ").strip())
+        line = f"{t[:a]}[[{t[a:b]}]]{t[b:]}".replace("\n", " ").strip()
+        print(f"\n[{r['doc']}] {r['meta'].get('id', '')}\n  {line}")
     return 0
 
 

@@ -111,6 +111,10 @@ def fast_step1(text: str, docs: list[list[int]], params: TraceParams) -> list[tu
     return [(s.start, s.end, s.count) for s in spans]
 
 
+def pairs(starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, int]]:
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
 def random_case(rng: random.Random, alphabet: str) -> tuple[str, list[list[int]]]:
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(4)]
     pieces = []
@@ -128,8 +132,16 @@ def random_case(rng: random.Random, alphabet: str) -> tuple[str, list[list[int]]
 
 def test_word_boundaries_follow_isalnum() -> None:
     text = "ab, cd"
-    ids, offsets = byte_tokens(text)
-    assert word_boundary_mask(text, offsets).tolist() == [True, False, True, True, True, False, True]
+    _, offsets = byte_tokens(text)
+    assert word_boundary_mask(text, offsets).tolist() == [
+        True,
+        False,
+        True,
+        True,
+        True,
+        False,
+        True,
+    ]
 
 
 def test_boundary_inside_a_character_is_never_a_word_boundary() -> None:
@@ -151,12 +163,20 @@ def test_delimiter_marks_the_token_holding_its_end() -> None:
     text = "a.b\nc"
     _, offsets = byte_tokens(text)
     assert delimiter_token_mask(text, offsets, ("\n", ".")).tolist() == [
-        False, True, False, True, False,
+        False,
+        True,
+        False,
+        True,
+        False,
     ]
     text = "x。y"  # a 3-byte delimiter marks its last byte
     _, offsets = byte_tokens(text)
     assert delimiter_token_mask(text, offsets, ("。",)).tolist() == [
-        False, False, False, True, False,
+        False,
+        False,
+        False,
+        True,
+        False,
     ]
     merged = [(0, 2), (2, 4)]  # a token "b." and a token "cd"
     assert delimiter_token_mask("b.cd", merged, (".",)).tolist() == [True, False]
@@ -166,20 +186,25 @@ def test_span_is_cut_after_the_first_delimiter() -> None:
     longest = np.asarray([6, 5, 4, 3, 2, 1])
     delims = np.asarray([False, False, True, False, True, False])
     starts, ends = candidate_spans(longest, delims, np.ones(7, dtype=bool), 1)
-    assert list(zip(starts.tolist(), ends.tolist())) == [
-        (0, 3), (1, 3), (2, 3), (3, 5), (4, 5), (5, 6),
+    assert pairs(starts, ends) == [
+        (0, 3),
+        (1, 3),
+        (2, 3),
+        (3, 5),
+        (4, 5),
+        (5, 6),
     ]
 
 
 def test_span_starts_at_a_word_start_and_ends_before_one() -> None:
     text = "the cat sat"
-    ids, offsets = byte_tokens(text)
+    _, offsets = byte_tokens(text)
     boundaries = word_boundary_mask(text, offsets)
     longest = np.asarray([10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 1])  # "the cat sa" matches
     starts, ends = candidate_spans(longest, np.zeros(11, dtype=bool), boundaries, 1)
-    spans = {text[s:e] for s, e in zip(starts.tolist(), ends.tolist())}
-    assert spans == {"the cat", " cat", "cat", " ", "sat"[:0] or " "} - {""} | {"sat"} - {"sat"}
-    assert (0, 7) in zip(starts.tolist(), ends.tolist())  # "the cat sa" trimmed to "the cat"
+    # "the cat sa" is trimmed back to "the cat " (the boundary before "sat" is a word
+    # start); starts inside "the", "cat" or "sat" are not allowed.
+    assert pairs(starts, ends) == [(0, 8), (3, 8), (4, 8), (7, 8)]
     assert 1 not in starts.tolist()  # "he cat..." starts inside a word
 
 
@@ -243,8 +268,16 @@ def test_step1_on_an_empty_response() -> None:
 
 
 @pytest.mark.parametrize(
-    ("n", "density", "k"), [(458, 0.05, 23), (60, 0.05, 3), (20, 0.05, 1), (1, 0.05, 1),
-                            (0, 0.05, 0), (7, 1.0, 7), (10, 0.3, 3)],
+    ("n", "density", "k"),
+    [
+        (458, 0.05, 23),
+        (60, 0.05, 3),
+        (20, 0.05, 1),
+        (1, 0.05, 1),
+        (0, 0.05, 0),
+        (7, 1.0, 7),
+        (10, 0.3, 3),
+    ],
 )
 def test_spans_to_keep_is_ceil_of_density_times_length(n: int, density: float, k: int) -> None:
     assert spans_to_keep(n, density) == k
@@ -282,7 +315,9 @@ def test_overlapping_spans_merge_with_nested_ones_kept() -> None:
     text = "abcdefghijklmn"
     highlights = merge_highlights(spans, text)
     assert [(h.start, h.end, h.text, h.spans) for h in highlights] == [
-        (0, 6, "abcdef", [0, 1, 2]), (6, 8, "gh", [3]), (9, 12, "jkl", [4]),
+        (0, 6, "abcdef", [0, 1, 2]),
+        (6, 8, "gh", [3]),
+        (9, 12, "jkl", [4]),
     ]
 
 
@@ -346,10 +381,16 @@ def test_rerank_sorts_documents_and_sets_levels() -> None:
         make_doc(2, "zzz yyy xxx www", [2]),
     ]
     ranked = rerank(docs, spans, highlights, "", response)
-    corpus = [d.split() for d in ("unrelated words only here",
-                                  "alpha beta gamma alpha beta gamma", "zzz yyy xxx www")]
+    corpus = [
+        d.split()
+        for d in (
+            "unrelated words only here",
+            "alpha beta gamma alpha beta gamma",
+            "zzz yyy xxx www",
+        )
+    ]
     raw = BM25Okapi(corpus, k1=1.5, b=0.75).get_scores(response.split())
-    assert [d.doc for d in ranked] == [1, 0, 2] or ranked[0].doc == 1
+    assert ranked[0].doc == 1
     assert ranked[0].bm25 == pytest.approx(raw[1])
     for d in ranked:
         assert d.relevance == pytest.approx(min(max(d.bm25 / (0.18 * len(response)), 0), 1))
@@ -367,10 +408,16 @@ def test_rerank_sorts_documents_and_sets_levels() -> None:
 def test_params_defaults_are_olmotrace_production_settings() -> None:
     p = TraceParams()
     assert (p.span_density, p.delimiters, p.word_boundaries, p.min_span_length) == (
-        0.05, ("\n", "."), True, 1,
+        0.05,
+        ("\n", "."),
+        True,
+        1,
     )
     assert (p.max_frequency, p.max_documents_per_span, p.context_tokens, p.snippet_tokens) == (
-        1_000_000, 10, 250, 40,
+        1_000_000,
+        10,
+        250,
+        40,
     )
     assert p.to_dict()["delimiters"] == ["\n", "."]
     assert TraceParams.from_mapping({"delimiters": ["x"], "seed": 3}).delimiters == ("x",)
@@ -379,11 +426,21 @@ def test_params_defaults_are_olmotrace_production_settings() -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        {"span_density": 0}, {"span_density": 1.5}, {"span_density": "0.1"},
-        {"delimiters": "."}, {"delimiters": [""]}, {"delimiters": [1]},
-        {"word_boundaries": 1}, {"min_span_length": 0}, {"max_frequency": 0},
-        {"max_documents_per_span": -1}, {"context_tokens": -1}, {"snippet_tokens": 2.5},
-        {"seed": -1}, {"seed": True}, {"nope": 1},
+        {"span_density": 0},
+        {"span_density": 1.5},
+        {"span_density": "0.1"},
+        {"delimiters": "."},
+        {"delimiters": [""]},
+        {"delimiters": [1]},
+        {"word_boundaries": 1},
+        {"min_span_length": 0},
+        {"max_frequency": 0},
+        {"max_documents_per_span": -1},
+        {"context_tokens": -1},
+        {"snippet_tokens": 2.5},
+        {"seed": -1},
+        {"seed": True},
+        {"nope": 1},
     ],
 )
 def test_bad_params_raise_query_error(bad: dict[str, object]) -> None:

@@ -1,0 +1,215 @@
+"""Blocking translations between API schemas and engine calls (run on the thread pool).
+
+Each function takes the engine, the settings (for limits) and a request model, and
+returns a response model; the engine raises QueryError/NotFound for bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from corpustrace.engine.engine import Engine
+from corpustrace.engine.results import NtdResult
+from corpustrace.errors import QueryError
+from corpustrace.server import schemas as s
+from corpustrace.server.errors import TooLarge
+from corpustrace.server.settings import Settings
+from corpustrace.trace import TraceParams
+
+PREVIEW_TOKENS = 60
+MAX_MARK_HITS = 1_000
+
+
+def tokens(
+    engine: Engine, settings: Settings, text: str | None, ids: Sequence[int] | None, what: str
+) -> np.ndarray:
+    """Token ids of a text or an id list, bounded by `max_query_tokens`."""
+    limit = settings.max_query_tokens
+    if text is not None:
+        if len(text) > limit * 16:  # cheap guard before tokenizing a huge string
+            raise TooLarge(f"{what} is longer than {limit} tokens")
+        array = engine.tokenizer.encode(text)
+    else:
+        array = np.asarray(list(ids or []), dtype=np.int64)
+    if len(array) > limit:
+        raise TooLarge(f"{what} has {len(array)} tokens; at most {limit} are allowed")
+    return engine.query(array, what)
+
+
+def next_token(engine: Engine, text: str | None, token_id: int | None) -> int:
+    if token_id is not None:
+        return engine.token(token_id, "next_id")
+    ids = engine.tokenizer.encode(text or "")
+    if len(ids) != 1:
+        raise QueryError(f"next_token {text!r} is {len(ids)} tokens, not one")
+    return int(ids[0])
+
+
+def texts(engine: Engine, ids: Sequence[int] | np.ndarray) -> list[str]:
+    return [engine.tokenizer.token_text(int(i)) for i in ids]
+
+
+def count(engine: Engine, settings: Settings, req: s.NgramRequest) -> s.CountResponse:
+    ids = tokens(engine, settings, req.query, req.ids, "query")
+    return s.CountResponse(
+        count=engine.count(ids), tokens=ids.tolist(), token_texts=texts(engine, ids)
+    )
+
+
+def find(engine: Engine, settings: Settings, req: s.NgramRequest) -> s.FindResponse:
+    ids = tokens(engine, settings, req.query, req.ids, "query")
+    found = engine.find(ids)
+    ranges = [s.ShardRange(shard=i, start=lo, end=hi) for i, (lo, hi) in enumerate(found.ranges)]
+    return s.FindResponse(count=found.count, tokens=ids.tolist(), ranges=ranges)
+
+
+def prob(engine: Engine, settings: Settings, req: s.ProbRequest) -> s.ProbResponse:
+    prompt = tokens(engine, settings, req.prompt, req.prompt_ids, "prompt")
+    nxt = next_token(engine, req.next_token, req.next_id)
+    result = engine.prob(prompt, nxt)
+    return s.ProbResponse(
+        prompt_count=result.prompt_count,
+        count=result.count,
+        prob=result.prob,
+        prompt_tokens=prompt.tolist(),
+        next_id=nxt,
+    )
+
+
+def ntd_out(engine: Engine, result: NtdResult, prompt: np.ndarray) -> s.NtdResponse:
+    entries = [
+        s.NtdEntryOut(
+            token=e.token, token_text=engine.tokenizer.token_text(e.token), count=e.count,
+            prob=e.prob,
+        )
+        for e in result.entries
+    ]
+    return s.NtdResponse(
+        prompt_count=result.prompt_count,
+        approx=result.approx,
+        entries=entries,
+        prompt_tokens=prompt.tolist(),
+    )
+
+
+def check_support(settings: Settings, max_support: int) -> None:
+    if max_support > settings.max_support:
+        raise TooLarge(f"max_support {max_support} is above the limit {settings.max_support}")
+
+
+def ntd(engine: Engine, settings: Settings, req: s.NtdRequest) -> s.NtdResponse:
+    check_support(settings, req.max_support)
+    prompt = tokens(engine, settings, req.prompt, req.prompt_ids, "prompt")
+    return ntd_out(engine, engine.ntd(prompt, req.max_support), prompt)
+
+
+def infgram(engine: Engine, settings: Settings, req: s.InfgramRequest) -> s.InfgramResponse:
+    prompt = tokens(engine, settings, req.prompt, req.prompt_ids, "prompt")
+    if req.mode == "prob":
+        nxt = next_token(engine, req.next_token, req.next_id)
+        p = engine.infgram_prob(prompt, nxt)
+        suffix = prompt[len(prompt) - p.suffix_len :]
+        return s.InfgramResponse(
+            mode="prob", suffix_len=p.suffix_len, suffix_text=engine.tokenizer.decode(suffix),
+            prompt_count=p.prompt_count, count=p.count, prob=p.prob,
+        )
+    check_support(settings, req.max_support)
+    r = engine.infgram_ntd(prompt, req.max_support)
+    suffix = prompt[len(prompt) - r.suffix_len :]
+    return s.InfgramResponse(
+        mode="ntd", suffix_len=r.suffix_len, suffix_text=engine.tokenizer.decode(suffix),
+        prompt_count=r.ntd.prompt_count, ntd=ntd_out(engine, r.ntd, suffix),
+    )
+
+
+def search(engine: Engine, settings: Settings, req: s.SearchRequest) -> s.SearchResponse:
+    if req.limit > settings.max_page_size:
+        raise TooLarge(f"limit {req.limit} is above the page size limit {settings.max_page_size}")
+    if req.clauses is not None:
+        return cnf_search(engine, settings, req, req.clauses)
+    ids = tokens(engine, settings, req.query, req.ids, "query")
+    found = engine.search_documents(ids, req.offset, req.limit, req.window)
+    hits = [
+        s.HitOut(
+            doc=h.doc, shard=h.shard, position=h.position, meta=h.meta, text=h.text,
+            match_char_start=h.match_char_start, match_char_end=h.match_char_end,
+        )
+        for h in found.hits
+    ]
+    return s.SearchResponse(
+        mode="ngram", count=found.count, approx=False, offset=found.offset,
+        limit=found.limit, hits=hits, documents=[],
+    )
+
+
+def cnf_search(
+    engine: Engine, settings: Settings, req: s.SearchRequest, clauses: list[list[str]]
+) -> s.SearchResponse:
+    bound = settings.max_clauses
+    if not clauses or any(not clause for clause in clauses):
+        raise QueryError("a CNF query needs at least one clause, each with at least one n-gram")
+    if len(clauses) > bound or any(len(clause) > bound for clause in clauses):
+        raise TooLarge(f"at most {bound} clauses of at most {bound} n-grams each")
+    ids = [[tokens(engine, settings, term, None, "CNF n-gram") for term in c] for c in clauses]
+    if any(len(term) == 0 for clause in ids for term in clause):
+        raise QueryError("CNF n-grams must not be empty")
+    found = engine.cnf_search(ids, req.offset, req.limit)
+    docs = [summary(engine, doc) for doc in found.documents]
+    return s.SearchResponse(
+        mode="cnf", count=found.count, approx=found.approx, offset=req.offset,
+        limit=req.limit, hits=[], documents=docs,
+    )
+
+
+def summary(engine: Engine, doc: int) -> s.DocumentSummary:
+    view = engine.document(doc, 0, PREVIEW_TOKENS)
+    return s.DocumentSummary(
+        doc=doc, meta=view.meta, length=view.length, preview=engine.tokenizer.decode(view.tokens)
+    )
+
+
+def document(
+    engine: Engine, settings: Settings, doc: int, start: int, end: int | None, marks: list[str]
+) -> s.DocumentResponse:
+    if len(marks) > settings.max_marks:
+        raise TooLarge(f"at most {settings.max_marks} marks per request")
+    if any(len(m) > settings.max_response_chars for m in marks):
+        raise TooLarge(f"a mark is longer than {settings.max_response_chars} characters")
+    limit = start + settings.max_document_tokens
+    view = engine.document(doc, start, limit if end is None else min(end, limit))
+    text = engine.tokenizer.decode(view.tokens)
+    return s.DocumentResponse(
+        doc=view.doc, shard=view.shard, local_doc=view.local_doc, meta=view.meta,
+        length=view.length, start=view.start, end=view.end, tokens=view.tokens.tolist(),
+        text=text, marks=find_marks(text, marks),
+    )
+
+
+def find_marks(text: str, marks: list[str]) -> list[s.MarkOut]:
+    """Every occurrence of every mark string in `text` (overlaps allowed), by position."""
+    found: list[s.MarkOut] = []
+    for i, mark in enumerate(marks):
+        if not mark:
+            continue
+        at = text.find(mark)
+        hits = 0
+        while at >= 0 and hits < MAX_MARK_HITS:
+            found.append(s.MarkOut(mark=i, char_start=at, char_end=at + len(mark)))
+            hits += 1
+            at = text.find(mark, at + 1)
+    found.sort(key=lambda m: (m.char_start, -m.char_end))
+    return found
+
+
+def trace_params(options: s.TraceOptions | None) -> TraceParams:
+    """TraceParams from the given fields; absent ones keep OLMoTrace's defaults."""
+    return TraceParams.from_mapping(options.given() if options is not None else {})
+
+
+def check_trace_text(settings: Settings, response: str, prompt: str) -> None:
+    limit = settings.max_response_chars
+    for what, text in (("response", response), ("prompt", prompt)):
+        if len(text) > limit:
+            raise TooLarge(f"the {what} has {len(text)} characters; at most {limit} are traced")
