@@ -1,0 +1,168 @@
+"""The JSON API under /api: thin routes; blocking work goes to the app's thread pool."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+import corpustrace
+from corpustrace.server import queries
+from corpustrace.server import schemas as s
+from corpustrace.server.security import require_token
+from corpustrace.server.state import AppState, get_state
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": s.ErrorResponse, "description": text}
+    for code, text in {
+        400: "Bad query (code bad_query)",
+        401: "Missing or wrong bearer token",
+        404: "No such document",
+        413: "Body, text or query over a configured limit",
+        422: "Malformed JSON or parameters",
+        504: "Time limit reached",
+    }.items()
+}
+
+State = Annotated[AppState, Depends(get_state)]
+public = APIRouter(prefix="/api", tags=["service"])
+router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], responses=ERRORS)
+
+
+@public.get("/health", response_model=s.HealthResponse)
+async def health() -> s.HealthResponse:
+    """Liveness: answers without touching the index or the thread pool."""
+    return s.HealthResponse(version=corpustrace.__version__)
+
+
+@router.get("/info", response_model=s.InfoResponse, tags=["service"])
+async def info(state: State) -> s.InfoResponse:
+    """The served index: sizes, shards, tokenizer, and the server's limits."""
+    return info_of(state)
+
+
+@router.get("/models", response_model=s.ModelsResponse, tags=["chat"])
+async def models(state: State) -> s.ModelsResponse:
+    listed = [s.ModelOut(name=b.name, description=b.description) for b in state.backends.values()]
+    return s.ModelsResponse(models=listed, default=listed[0].name if listed else None)
+
+
+@router.post("/trace", response_model=s.TraceResponse, tags=["trace"])
+async def trace(req: s.TraceRequest, state: State) -> s.TraceResponse:
+    """OLMoTrace: spans of the response found verbatim in the corpus, and their documents."""
+    queries.check_trace_text(state.settings, req.response, req.prompt)
+    params = queries.trace_params(req)
+    data, cached = await state.trace(req.response, req.prompt, params)
+    return s.TraceResponse.model_validate({**data, "cached": cached})
+
+
+@router.post("/count", response_model=s.CountResponse, tags=["queries"])
+async def count(req: s.NgramRequest, state: State) -> s.CountResponse:
+    """Occurrences of an n-gram (text or token ids)."""
+    return await state.run(queries.count, state.engine, state.settings, req)
+
+
+@router.get("/count", response_model=s.CountResponse, tags=["queries"])
+async def count_get(
+    state: State,
+    q: Annotated[str | None, Query(description="n-gram text")] = None,
+    ids: Annotated[str | None, Query(description="comma-separated token ids")] = None,
+) -> s.CountResponse:
+    """Same as POST /api/count, with `?q=text` or `?ids=1,2,3`."""
+    try:
+        req = s.NgramRequest.model_validate({"query": q, "ids": parse_ids(ids)})
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+    return await state.run(queries.count, state.engine, state.settings, req)
+
+
+@router.post("/find", response_model=s.FindResponse, tags=["queries"])
+async def find(req: s.NgramRequest, state: State) -> s.FindResponse:
+    """Suffix-array rank range of an n-gram in every shard."""
+    return await state.run(queries.find, state.engine, state.settings, req)
+
+
+@router.post("/prob", response_model=s.ProbResponse, tags=["queries"])
+async def prob(req: s.ProbRequest, state: State) -> s.ProbResponse:
+    """n-gram probability of the next token given the whole prompt."""
+    return await state.run(queries.prob, state.engine, state.settings, req)
+
+
+@router.post("/ntd", response_model=s.NtdResponse, tags=["queries"])
+async def ntd(req: s.NtdRequest, state: State) -> s.NtdResponse:
+    """Next-token distribution after the whole prompt."""
+    return await state.run(queries.ntd, state.engine, state.settings, req)
+
+
+@router.post("/infgram", response_model=s.InfgramResponse, tags=["queries"])
+async def infgram(req: s.InfgramRequest, state: State) -> s.InfgramResponse:
+    """∞-gram: back off to the longest suffix of the prompt that occurs (prob or ntd)."""
+    return await state.run(queries.infgram, state.engine, state.settings, req)
+
+
+@router.post("/search", response_model=s.SearchResponse, tags=["queries"])
+async def search(req: s.SearchRequest, state: State) -> s.SearchResponse:
+    """Occurrences of an n-gram with context, or documents matching a CNF query; paged."""
+    return await state.run(queries.search, state.engine, state.settings, req)
+
+
+@router.get("/documents/{doc}", response_model=s.DocumentResponse, tags=["queries"])
+async def document(
+    state: State,
+    doc: Annotated[int, Path(ge=0, description="Global document index")],
+    start: Annotated[int, Query(ge=0, description="First token of the window")] = 0,
+    end: Annotated[int | None, Query(ge=0, description="End of the window (exclusive)")] = None,
+    mark: Annotated[list[str] | None, Query(description="Strings to locate in the text")] = None,
+) -> s.DocumentResponse:
+    """A document's tokens, text and metadata (a window of at most max_document_tokens)."""
+    return await state.run(
+        queries.document, state.engine, state.settings, doc, start, end, mark or []
+    )
+
+
+def parse_ids(ids: str | None) -> list[str] | None:
+    """`1,2,3` -> ['1', '2', '3'] (pydantic turns them into ints or reports them)."""
+    if ids is None:
+        return None
+    return [part.strip() for part in ids.split(",") if part.strip()]
+
+
+def info_of(state: AppState) -> s.InfoResponse:
+    index = state.engine.index
+    manifest = index.manifest
+    shards = [
+        s.ShardOut(
+            name=info.name, tokens=info.tokens, documents=info.documents,
+            bytes=sum(f.bytes for f in info.files.values()),
+        )
+        for info in manifest.shards
+    ]
+    shard_bytes = sum(x.bytes for x in shards)
+    other = sum(f.bytes for f in manifest.files.values())
+    settings = state.settings
+    return s.InfoResponse(
+        version=corpustrace.__version__,
+        format_version=manifest.format_version,
+        built_with=manifest.corpustrace_version,
+        created=manifest.created,
+        tokens=manifest.total_tokens,
+        documents=manifest.total_documents,
+        shards=shards,
+        tokenizer=manifest.tokenizer,
+        token_width=manifest.token_width,
+        vocab_size=state.engine.tokenizer.vocab_size,
+        sizes=s.IndexSizes(
+            total_bytes=shard_bytes + other, shard_bytes=shard_bytes, other_bytes=other
+        ),
+        limits=s.LimitsOut(
+            max_body_bytes=settings.max_body_bytes,
+            max_response_chars=settings.max_response_chars,
+            max_query_tokens=settings.max_query_tokens,
+            max_page_size=settings.max_page_size,
+            max_support=settings.max_support,
+            max_document_tokens=settings.max_document_tokens,
+        ),
+        chat=bool(state.backends),
+    )
