@@ -200,11 +200,11 @@ def _helper_classes(transformers: ModuleType) -> tuple[type[Any], type[Any]]:
     class CallbackStreamer(text_streamer):  # type: ignore[misc]
         def __init__(self, tokenizer: Any, put: Put) -> None:
             super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
-            self.put = put
+            self.emit = put
 
         def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
             if text:
-                self.put(text)
+                self.emit(text)
 
     class StopOnEvent(stopping_criteria):  # type: ignore[misc]
         def __init__(self, event: threading.Event) -> None:

@@ -1,0 +1,201 @@
+"""Suffix-array search (counts, ranges, longest prefixes) against brute-force scanning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from brute import Brute, all_ngrams, build_engine, random_corpus, random_queries
+
+from corpustrace.engine import Engine
+from corpustrace.engine.search import (
+    compare_suffixes,
+    insertion_lcps,
+    insertion_ranks,
+    query_batch,
+    sa_range,
+    sa_ranges,
+)
+from corpustrace.errors import QueryError
+from corpustrace.tokenizer import Tokenizer
+from corpustrace.tokenizer_load import load_tokenizer
+
+N_CORPORA = 40
+
+TEXT = """The quick brown fox jumps over the lazy dog. The dog sleeps; the fox runs.
+Suffix arrays list every suffix of a text in sorted order, so all occurrences of a
+pattern sit next to each other. The quick brown fox jumps again.
+Ünïcödé text: naïve café, Straße, 東京, Ελληνικά, emoji 🦊 and 🐶 — all as UTF-8 bytes.
+"""
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Tokenizer:
+    return load_tokenizer("bytes")
+
+
+@pytest.fixture(scope="module")
+def corpora(
+    tmp_path_factory: pytest.TempPathFactory, tokenizer: Tokenizer
+) -> list[tuple[list[list[int]], Brute, Engine]]:
+    rng = np.random.default_rng(1234)
+    out = []
+    for i in range(N_CORPORA):
+        docs = random_corpus(rng)
+        shard_tokens = int(rng.integers(3, 120))
+        path = tmp_path_factory.mktemp(f"corpus{i}")
+        out.append((docs, Brute(docs), build_engine(path, tokenizer, docs, shard_tokens)))
+    return out
+
+
+def naive_suffix_array(tokens: list[int]) -> list[int]:
+    return sorted(range(len(tokens)), key=lambda p: tokens[p:])
+
+
+def test_suffix_arrays_are_sorted_like_a_naive_sort(
+    corpora: list[tuple[list[list[int]], Brute, Engine]],
+) -> None:
+    shards = [s for _, _, engine in corpora[:20] for s in engine.index.shards]
+    assert len(shards) > 20
+    for shard in shards:
+        tokens = np.asarray(shard.tokens).tolist()
+        ranks = np.arange(shard.n_tokens)
+        assert shard.positions(ranks).tolist() == naive_suffix_array(tokens)
+
+
+def test_search_functions_on_raw_arrays() -> None:
+    """search.py alone, on arrays without separators, where queries can sort past the end."""
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        tokens = rng.integers(0, 4, size=int(rng.integers(1, 60))).astype(np.uint16)
+        sa = np.array(naive_suffix_array(tokens.tolist()), dtype=np.int64)
+        suffixes = [tokens[p:].tolist() for p in sa]
+        queries = [rng.integers(0, 5, size=int(rng.integers(1, 8))).tolist() for _ in range(40)]
+        queries += [suffixes[0], suffixes[-1], [*suffixes[-1], 4], [4] * 3, [0] * 70]
+        flat, starts, lens = query_batch(queries)
+        lo, hi = sa_ranges(tokens, sa.__getitem__, len(tokens), flat, starts, lens)
+        ranks = insertion_ranks(tokens, sa.__getitem__, len(tokens), flat, starts, lens)
+        lcps = insertion_lcps(tokens, sa.__getitem__, len(tokens), flat, starts, lens)
+        for j, q in enumerate(queries):
+            matching = [r for r, s in enumerate(suffixes) if s[: len(q)] == q]
+            assert (lo[j], hi[j]) == ((matching[0], matching[-1] + 1) if matching else (lo[j],) * 2)
+            assert ranks[j] == sum(s < q for s in suffixes)
+            assert lcps[j] == max(common_prefix(s, q) for s in suffixes)
+            assert sa_range(tokens, sa.__getitem__, len(tokens), q) == (lo[j], hi[j])
+        assert ranks[-3] == len(tokens) and ranks[len(queries) - 5] == 0
+
+
+def test_compare_suffixes_gives_lcp_and_order() -> None:
+    rng = np.random.default_rng(3)
+    tokens = rng.integers(0, 3, size=300).astype(np.uint8)
+    queries = [rng.integers(0, 3, size=int(rng.integers(0, 40))).tolist() for _ in range(200)]
+    positions = rng.integers(0, 300, size=200)
+    flat, starts, lens = query_batch(queries)
+    lcp, sign = compare_suffixes(tokens, positions, flat, starts, lens, np.zeros(200, np.int64))
+    for j, (p, q) in enumerate(zip(positions, queries, strict=True)):
+        suffix = tokens[p:].tolist()
+        assert lcp[j] == common_prefix(suffix, q)
+        expected = 0 if suffix[: len(q)] == q else (-1 if suffix < q else 1)
+        assert sign[j] == expected
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    k = 0
+    while k < min(len(a), len(b)) and a[k] == b[k]:
+        k += 1
+    return k
+
+
+def test_counts_match_brute_force(corpora: list[tuple[list[list[int]], Brute, Engine]]) -> None:
+    rng = np.random.default_rng(99)
+    for docs, brute, engine in corpora:
+        queries = all_ngrams(docs, 4) + random_queries(rng, docs, 60)
+        expected = [brute.count(q) for q in queries]
+        assert engine.count_many(queries).tolist() == expected
+        for q, want in list(zip(queries, expected, strict=True))[::7]:
+            found = engine.find(q)
+            assert found.count == want == engine.count(np.array(q, dtype=np.uint8))
+            assert len(found.ranges) == len(engine.index.shards)
+            for shard, (lo, hi) in zip(engine.index.shards, found.ranges, strict=True):
+                for pos in shard.positions(np.arange(lo, hi)):
+                    assert np.asarray(shard.tokens[pos : pos + len(q)]).tolist() == q
+
+
+def test_longest_prefixes_match_brute_force(
+    corpora: list[tuple[list[list[int]], Brute, Engine]],
+) -> None:
+    rng = np.random.default_rng(5)
+    for docs, brute, engine in corpora:
+        for q in random_queries(rng, docs, 6):
+            text = q + random_queries(rng, docs, 1)[0] + q[::-1]
+            assert engine.longest_prefixes(text).tolist() == brute.longest_prefixes(text)
+
+
+def test_first_and_last_ranks_are_searched(
+    corpora: list[tuple[list[list[int]], Brute, Engine]],
+) -> None:
+    """Queries equal to the smallest and largest real suffix of each shard, and just past
+    the largest one, insert at rank 0 and at the last real rank."""
+    hit_first = hit_last = 0
+    for _, brute, engine in corpora:
+        for shard, arrays in zip(engine.index.shards, engine.shards, strict=True):
+            if arrays.real == 0:
+                continue  # a shard of empty documents only
+            queries = []
+            for rank in (0, arrays.real - 1):
+                pos = shard.position(rank)
+                end = shard.doc_span(int(shard.doc_of(pos)))[1]
+                suffix = np.asarray(shard.tokens[pos:end]).tolist()
+                queries += [suffix, [*suffix, 254], [*suffix[:-1], 254]]
+            flat, starts, lens = query_batch(queries)
+            ranks = insertion_ranks(arrays.tokens, arrays.positions, arrays.n, flat, starts, lens)
+            hit_first += int(ranks[0] == 0)
+            hit_last += int(np.any(ranks >= arrays.real - 1))
+            for q in queries:
+                assert engine.count(q) == brute.count(q)
+                assert engine.longest_prefixes(q).tolist() == brute.longest_prefixes(q)
+    assert hit_first > 20 and hit_last > 20
+
+
+def test_span_in_every_shard_and_query_longer_than_any_document(
+    tmp_path: Path, tokenizer: Tokenizer
+) -> None:
+    span = [5, 6, 7]
+    docs = [[1, *span, 2], [*span], [3, 3, *span, *span], [9], [*span, 1]]
+    engine = build_engine(tmp_path, tokenizer, docs, shard_tokens=6)
+    found = engine.find(span)
+    assert len(found.ranges) >= 4
+    assert all(hi > lo for lo, hi in found.ranges)
+    assert found.count == Brute(docs).count(span) == 6
+    longest = max(len(d) for d in docs)
+    too_long = [3, 3, *span, *span, 1]
+    assert len(too_long) > longest
+    assert engine.count(too_long) == 0
+    assert engine.longest_prefixes(too_long).tolist() == Brute(docs).longest_prefixes(too_long)
+
+
+def test_real_text_with_unicode(tmp_path: Path, tokenizer: Tokenizer) -> None:
+    docs = [list(p.encode()) for p in TEXT.split("\n") if p] * 2 + [list(TEXT.encode())]
+    engine = build_engine(tmp_path, tokenizer, docs, shard_tokens=200)
+    brute = Brute(docs)
+    ngrams = all_ngrams(docs, 5)
+    assert engine.count_many(ngrams).tolist() == [brute.count(g) for g in ngrams]
+    response = list("The quick brown café fox sleeps over 東京 🦊 arrays.".encode())
+    assert engine.longest_prefixes(response).tolist() == brute.longest_prefixes(response)
+    assert engine.count(list(b"The quick brown fox")) == 6
+    assert engine.count(list("Straße".encode())) == 4
+
+
+def test_query_validation_and_the_empty_query(
+    corpora: list[tuple[list[list[int]], Brute, Engine]],
+) -> None:
+    _, brute, engine = corpora[0]
+    for bad in ([255], [1, 256], [-1], [1.5], [[1, 2]]):
+        with pytest.raises(QueryError):
+            engine.count(bad)
+    with pytest.raises(QueryError):
+        engine.longest_prefixes([3, 255])
+    assert engine.count([]) == brute.total_tokens == engine.total_tokens
+    assert engine.count_many([[], [0]]).tolist() == [brute.total_tokens, brute.count([0])]
+    assert engine.longest_prefixes([]).tolist() == []
