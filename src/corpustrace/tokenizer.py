@@ -127,19 +127,49 @@ class Tokenizer:
         """The exact bytes each token id stands for, built once from the vocabulary."""
         return _token_byte_table(self.hf, self.vocab_size)
 
-    def decode(self, ids: Sequence[int] | np.ndarray) -> str:
+    @cached_property
+    def _token_lengths(self) -> np.ndarray:
+        return np.fromiter((len(b) for b in self.token_bytes), dtype=np.int64)
+
+    def _join(self, ids: Sequence[int] | np.ndarray) -> bytes:
         table = self.token_bytes
-        return b"".join(table[int(i)] for i in ids).decode("utf-8", errors="replace")
+        return b"".join([table[i] for i in np.asarray(ids, dtype=np.int64).tolist()])
+
+    def decode(self, ids: Sequence[int] | np.ndarray) -> str:
+        return self._join(ids).decode("utf-8", errors="replace")
 
     def decode_with_offsets(self, ids: Sequence[int] | np.ndarray) -> tuple[str, list[int]]:
-        """Decoded text and, for each token boundary 0..len(ids), its character offset."""
+        """Decoded text and, for each token boundary 0..len(ids), its character offset.
+
+        Fast path: the bytes are valid UTF-8, so the characters complete before a byte
+        offset are the bytes before it that end a character (those followed by a byte
+        that is not a 0b10xxxxxx continuation byte). A boundary inside a character maps
+        to the start of that character, as an incremental decoder would.
+        """
+        raw = self._join(ids)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return self._decode_with_offsets_slow(ids)
+        arr = np.frombuffer(raw, dtype=np.uint8)
+        ends_char = np.ones(len(arr), dtype=bool)
+        ends_char[:-1] = (arr[1:] & 0xC0) != 0x80
+        chars_before = np.zeros(len(arr) + 1, dtype=np.int64)
+        np.cumsum(ends_char, out=chars_before[1:])
+        bounds = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum(self._token_lengths[np.asarray(ids, dtype=np.int64)], out=bounds[1:])
+        offsets: list[int] = chars_before[bounds].tolist()
+        return text, offsets
+
+    def _decode_with_offsets_slow(self, ids: Sequence[int] | np.ndarray) -> tuple[str, list[int]]:
+        """Token by token through an incremental decoder (text cut inside a character)."""
         table = self.token_bytes
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         parts: list[str] = []
         starts = [0]
         pos = 0
-        for i in ids:
-            piece = decoder.decode(table[int(i)])
+        for i in np.asarray(ids, dtype=np.int64).tolist():
+            piece = decoder.decode(table[i])
             parts.append(piece)
             pos += len(piece)
             starts.append(pos)

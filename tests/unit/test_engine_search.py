@@ -162,7 +162,7 @@ def test_span_in_every_shard_and_query_longer_than_any_document(
     tmp_path: Path, tokenizer: Tokenizer
 ) -> None:
     span = [5, 6, 7]
-    docs = [[1, *span, 2], [*span], [3, 3, *span, *span], [9], [*span, 1]]
+    docs = [[1, *span, 2], [*span], [3, 3, *span, *span], [9, *span], [*span, 1]]
     engine = build_engine(tmp_path, tokenizer, docs, shard_tokens=6)
     found = engine.find(span)
     assert len(found.ranges) >= 4
@@ -184,7 +184,7 @@ def test_real_text_with_unicode(tmp_path: Path, tokenizer: Tokenizer) -> None:
     response = list("The quick brown café fox sleeps over 東京 🦊 arrays.".encode())
     assert engine.longest_prefixes(response).tolist() == brute.longest_prefixes(response)
     assert engine.count(list(b"The quick brown fox")) == 6
-    assert engine.count(list("Straße".encode())) == 4
+    assert engine.count(list("Straße".encode())) == 3
 
 
 def test_query_validation_and_the_empty_query(

@@ -3,6 +3,7 @@ Liu et al., 2025), against brute force where a twin exists."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections.abc import Iterator
@@ -19,10 +20,12 @@ from corpustrace.index.writer import build_from_tokens
 from corpustrace.tokenizer import Tokenizer
 from corpustrace.tokenizer_load import load_tokenizer
 from corpustrace.trace import TraceParams, TraceResult, trace
+from corpustrace.trace.documents import find_each
 from corpustrace.trace.filter import unigram_logprob
 from corpustrace.trace.rerank import level_of
 
 EXACT = TraceParams(span_density=1, delimiters=(), word_boundaries=False, min_span_length=1)
+SPANS_ONLY = dataclasses.replace(EXACT, max_documents_per_span=0)
 STEPS = ("tokenize", "spans", "filter", "documents", "merge", "rerank", "total")
 BYTES = load_tokenizer("bytes")
 
@@ -101,7 +104,7 @@ def test_exact_maximal_spans_against_brute_force(tmp_path: Path) -> None:
                     for s, e in intervals
                     if not any(c <= s and e <= d and (c, d) != (s, e) for c, d in intervals)
                 ]
-                result = trace(engine, response, params=EXACT)
+                result = trace(engine, response, params=SPANS_ONLY)
                 assert [(s.start, s.end) for s in result.spans] == maximal, response
                 check_consistent(result)
 
@@ -314,3 +317,29 @@ def test_result_to_dict_has_the_public_names(story: Engine) -> None:
         "level",
         "spans",
     }
+
+
+def test_filter_keeps_the_k_least_likely_spans(story: Engine) -> None:
+    response = (
+        "A lazy dog sleeps. The quick brown fox runs away, over the lazy dog, on a sunny day."
+    )
+    every = trace(story, response, params=TraceParams(span_density=1)).spans
+    kept = trace(story, response, params=TraceParams()).spans
+    k = -(-len(story.tokenizer.encode(response)) // 20)  # ceil(0.05 * L)
+    assert 0 < k < len(every)
+    lowest = sorted(every, key=lambda s: (s.unigram_logprob, s.start))[:k]
+    assert [(s.start, s.end) for s in kept] == sorted((s.start, s.end) for s in lowest)
+
+
+def test_max_frequency_drops_common_spans(story: Engine) -> None:
+    params = TraceParams(span_density=1, word_boundaries=False, delimiters=())
+    spans = trace(story, "e lazy", params=params).spans
+    assert [s.text for s in spans] == ["e lazy"]
+    rare = dataclasses.replace(params, max_frequency=1)
+    assert all(s.count <= 1 for s in trace(story, "e lazy", params=rare).spans)
+    assert trace(story, "e", params=rare).spans == []
+
+
+def test_batched_find_equals_engine_find(story: Engine) -> None:
+    grams = [story.tokenizer.encode(t) for t in ["the", "fox", "é", "The quick", "zzzz", " "]]
+    assert find_each(story, grams) == [story.find(g) for g in grams]

@@ -36,6 +36,8 @@ from corpustrace.errors import QueryError
 from corpustrace.index.reader import Index, Shard
 from corpustrace.tokenizer import Tokenizer
 
+PARALLEL_MIN_POSITIONS = 1 << 22  # below this, shards are searched one after another
+
 T = TypeVar("T")
 U = TypeVar("U")
 Ids = Sequence[int] | np.ndarray
@@ -71,6 +73,8 @@ class Engine:
         self.tokenizer: Tokenizer = index.tokenizer
         self.total_tokens: int = index.total_tokens
         self.shards = [ShardArrays.of(shard) for shard in index.shards]
+        self.index_positions = sum(shard.n for shard in self.shards)
+        self.parallel_min_positions = PARALLEL_MIN_POSITIONS
         self.threads = max(1, threads if threads is not None else os.cpu_count() or 1)
         parallel = self.threads > 1 and len(self.shards) > 1
         self._pool = (
@@ -102,8 +106,13 @@ class Engine:
         return self.parallel(fn, self.shards)
 
     def parallel(self, fn: Callable[[U], T], items: Iterable[U]) -> list[T]:
-        """fn over items (one per shard), in order, on the engine's thread pool."""
-        if self._pool is None:
+        """fn over items (one per shard), in order, on the engine's thread pool.
+
+        Small indexes are searched in the calling thread: their pages are cached and
+        their numpy steps too short to release the GIL for long, so threads would only
+        add hand-offs. Large ones gain from overlapping page faults and long gathers.
+        """
+        if self._pool is None or self.index_positions < self.parallel_min_positions:
             return [fn(item) for item in items]
         return list(self._pool.map(fn, items))
 

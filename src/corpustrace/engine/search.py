@@ -61,29 +61,33 @@ def compare_suffixes(
     length) and -1 if the suffix sorts before the query, 0 if the query is a prefix of
     the suffix, +1 if the suffix sorts after it.
     """
-    n_tokens = len(tokens)
-    padded = np.append(flat, 0)  # keeps gathers valid when a query is empty
-    lcp = np.asarray(known, dtype=np.int64).copy()
+    if len(flat) == 0:
+        flat = np.zeros(1, dtype=np.int64)  # only empty queries: nothing is read from it
+    lcp = np.array(known, dtype=np.int64)
     sign = np.zeros(len(suffix_pos), dtype=np.int8)
-    todo = np.arange(len(suffix_pos))
+    rows = np.arange(len(suffix_pos))
+    pos, qstart, qlen = suffix_pos, starts, lens
     width = FIRST_BLOCK
-    while todo.size:
-        offset = lcp[todo][:, None] + np.arange(width)
-        q_end = offset >= lens[todo][:, None]
-        t_idx = suffix_pos[todo][:, None] + offset
-        t_end = t_idx >= n_tokens
-        t = tokens[np.minimum(t_idx, n_tokens - 1)]
-        q = padded[np.minimum(starts[todo][:, None] + offset, len(flat))]
+    while rows.size:
+        offset = lcp[rows][:, None] + np.arange(width)
+        q_end = offset >= qlen[:, None]
+        t_idx = pos[:, None] + offset
+        t_end = t_idx >= len(tokens)
+        t = tokens.take(t_idx, mode="clip")
+        q = flat.take(qstart[:, None] + offset, mode="clip")
         stop = q_end | t_end | (t != q)
         done = stop.any(axis=1)
         first = stop.argmax(axis=1)
-        lcp[todo] += np.where(done, first, width)
-        rows = np.flatnonzero(done)
-        cols = first[rows]
+        lcp[rows] += np.where(done, first, width)
+        at = np.flatnonzero(done)
+        col = first[at]
         # The query running out means a match; the suffix running out means it is smaller.
-        smaller = t_end[rows, cols] | (t[rows, cols] < q[rows, cols])
-        sign[todo[rows]] = np.where(q_end[rows, cols], 0, np.where(smaller, -1, 1))
-        todo = todo[~done]
+        smaller = t_end[at, col] | (t[at, col] < q[at, col])
+        sign[rows[at]] = np.where(q_end[at, col], 0, np.where(smaller, -1, 1))
+        if at.size == rows.size:
+            break
+        going = ~done
+        rows, pos, qstart, qlen = rows[going], pos[going], qstart[going], qlen[going]
         width = min(2 * width, MAX_BLOCK)
     return lcp, sign
 
@@ -96,10 +100,11 @@ def lower_bounds(
     lens: np.ndarray,
     lo: np.ndarray,
     hi: np.ndarray,
-    past_matches: bool = False,
+    past_matches: bool | np.ndarray = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """First rank in [lo, hi) whose suffix is >= each query (> every suffix that starts
-    with the query when `past_matches`), by one vectorised binary search.
+    with the query where `past_matches`, a flag or one per query), by one vectorised
+    binary search.
 
     Also returns the LCP of each query with the suffix just before that rank and with
     the suffix at it, as seen by the search (0 where the search never looked there,
@@ -109,6 +114,7 @@ def lower_bounds(
     hi = np.array(hi, dtype=np.int64)
     lcp_lo = np.zeros(len(lo), dtype=np.int64)
     lcp_hi = np.zeros(len(lo), dtype=np.int64)
+    past = np.broadcast_to(np.asarray(past_matches, dtype=bool), lo.shape)
     active = np.flatnonzero(lo < hi)
     while active.size:
         mid = (lo[active] + hi[active]) // 2
@@ -116,7 +122,7 @@ def lower_bounds(
         lcp, sign = compare_suffixes(
             tokens, positions(mid), flat, starts[active], lens[active], known
         )
-        right = sign <= 0 if past_matches else sign < 0
+        right = (sign < 0) | ((sign == 0) & past[active])
         lo[active] = np.where(right, mid + 1, lo[active])
         lcp_lo[active] = np.where(right, lcp, lcp_lo[active])
         hi[active] = np.where(right, hi[active], mid)
@@ -146,11 +152,13 @@ def sa_ranges(
     lo_out = np.zeros(len(starts), dtype=np.int64)
     hi_out = np.zeros(len(starts), dtype=np.int64)
     for part in chunks(len(starts)):
-        s, m = starts[part], lens[part]
-        zeros, full = np.zeros(len(s), dtype=np.int64), np.full(len(s), n, dtype=np.int64)
-        lo, _, _ = lower_bounds(tokens, positions, flat, s, m, zeros, full)
-        hi, _, _ = lower_bounds(tokens, positions, flat, s, m, lo, full, past_matches=True)
-        lo_out[part], hi_out[part] = lo, hi
+        # Both ends in one search: each query twice, the second copy passing its matches.
+        k = len(starts[part])
+        s, m = np.tile(starts[part], 2), np.tile(lens[part], 2)
+        past = np.repeat([False, True], k)
+        zeros, full = np.zeros(2 * k, dtype=np.int64), np.full(2 * k, n, dtype=np.int64)
+        ends, _, _ = lower_bounds(tokens, positions, flat, s, m, zeros, full, past)
+        lo_out[part], hi_out[part] = ends[:k], ends[k:]
     return lo_out, hi_out
 
 

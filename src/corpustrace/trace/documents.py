@@ -1,7 +1,7 @@
 """Step 3 of OLMoTrace: sample occurrences of each span and decode text around them.
 
 Liu et al., 2025, "OLMoTrace: Tracing Language Model Outputs Back to Trillions of
-Training Tokens", section 2 (step 3). Each kept span gets up to
+Training Tokens", step 3. Each kept span gets up to
 `max_documents_per_span` occurrences; when it has more, `Engine.occurrences` samples
 suffix-array ranks with the seed first, so a frequent span never has all its
 occurrences resolved or decoded. Each occurrence brings one token window wide enough
@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from corpustrace.engine.results import FindResult
+from corpustrace.engine.search import query_batch
 from corpustrace.tokenizer import Tokenizer
 from corpustrace.trace.params import TraceParams
 from corpustrace.trace.result import Snippet
@@ -42,14 +44,31 @@ def window_radius(params: TraceParams) -> int:
     return max(params.context_tokens, params.snippet_tokens)
 
 
+def find_each(engine: Engine, span_ids: list[np.ndarray]) -> list[FindResult]:
+    """`Engine.find` of every span in one batched search per shard.
+
+    One `find` per span pays a full pass over the shards each; searching the spans
+    together costs about as much as a single one.
+    """
+    flat, starts, lens = query_batch([engine.query(ids, "span") for ids in span_ids])
+    lo, hi = engine.shard_ranges(flat, starts, lens)
+    results = []
+    for j in range(len(span_ids)):
+        ranges = tuple((int(a), int(b)) for a, b in zip(lo[:, j], hi[:, j], strict=True))
+        results.append(FindResult(count=sum(b - a for a, b in ranges), ranges=ranges))
+    return results
+
+
 def sample_hits(engine: Engine, span_ids: list[np.ndarray], params: TraceParams) -> list[Hit]:
     """Up to `max_documents_per_span` occurrences per span, sampled before any decoding."""
     hits: list[Hit] = []
-    if params.max_documents_per_span == 0:
+    if params.max_documents_per_span == 0 or not span_ids:
         return hits
     radius = window_radius(params)
-    for index, ids in enumerate(span_ids):
-        found = engine.occurrences(ids, params.max_documents_per_span, seed=params.seed)
+    finds = find_each(engine, span_ids)
+    for index, (ids, found) in enumerate(zip(span_ids, finds, strict=True)):
+        limit = params.max_documents_per_span
+        occurrences = engine.occurrences(ids, limit, seed=params.seed, found=found)
         span_hits = [
             Hit(
                 index,
@@ -58,7 +77,7 @@ def sample_hits(engine: Engine, span_ids: list[np.ndarray], params: TraceParams)
                 int(o.position),
                 engine.window(o.shard, o.position, len(ids), radius, radius),
             )
-            for o in found
+            for o in occurrences
         ]
         hits.extend(sorted(span_hits, key=lambda h: (h.shard, h.position)))
     return hits

@@ -1,7 +1,7 @@
 """Step 2 of OLMoTrace: keep the least likely spans.
 
 Liu et al., 2025, "OLMoTrace: Tracing Language Model Outputs Back to Trillions of
-Training Tokens", section 2 (step 2). A span's score is its unigram log probability,
+Training Tokens", step 2. A span's score is its unigram log probability,
 the sum over its tokens of log(count(token) / total tokens); a token the corpus never
 holds scores -10000. The K = ceil(span_density * L) lowest-scoring spans are kept and
 put back in order of position: long and rare spans are the interesting ones.

@@ -1,7 +1,7 @@
 """Step 4 of OLMoTrace: merge overlapping spans and gather occurrences by document.
 
 Liu et al., 2025, "OLMoTrace: Tracing Language Model Outputs Back to Trillions of
-Training Tokens", section 2 (step 4). Spans that overlap in the response (share at
+Training Tokens", step 4. Spans that overlap in the response (share at
 least one token) become one highlight that lists every span in it; occurrences in the
 same corpus document become one document that lists all its spans and snippets.
 

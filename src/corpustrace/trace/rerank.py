@@ -1,7 +1,7 @@
 """Step 5 of OLMoTrace: rank documents by BM25 relevance and colour spans by level.
 
 Liu et al., 2025, "OLMoTrace: Tracing Language Model Outputs Back to Trillions of
-Training Tokens", section 2 (step 5). BM25 Okapi (k1 = 1.5, b = 0.75; Robertson et al.,
+Training Tokens", step 5. BM25 Okapi (k1 = 1.5, b = 0.75; Robertson et al.,
 1994, as implemented by `rank_bm25.BM25Okapi`, whose idf floor is epsilon = 0.25 times
 the mean idf) scores each retrieved document's long context against the query
 prompt + " " + response, where the corpus of BM25 is the retrieved documents only.

@@ -1,7 +1,7 @@
 """Step 1 of OLMoTrace: maximal matching spans of the response.
 
 Liu et al., 2025, "OLMoTrace: Tracing Language Model Outputs Back to Trillions of
-Training Tokens", section 2 (step 1). From the longest prefix of every suffix of the
+Training Tokens", step 1. From the longest prefix of every suffix of the
 response that occurs in the corpus, a span [i, i + len_i) is
 
 * cut after the first token that contains a delimiter (that token is kept),

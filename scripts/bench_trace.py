@@ -1,0 +1,385 @@
+"""`scripts/bench trace`: latency of tracing and n-gram queries on the build bench's index.
+
+Responses: model-style texts of 458 tokens mixing real passages of the corpus with
+generated prose that the corpus does not hold, so some spans match and some do not.
+Measured: trace latency p50/p95 per step (TraceResult.timings_ms), warm and (where
+`/proc/sys/vm/drop_caches` is writable) with a cold page cache; the span search alone
+(`Engine.longest_prefixes`); `Engine.count` / `Engine.find` p50 per n-gram length. When
+infini-gram's index of the same corpus exists (`scripts/bench build` makes it), its
+engine answers the same questions in the same run: `creativity()` (longest prefix per
+position), `attribute()` (OLMoTrace's span step) and `count()` / `find()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from bench_build import DATA, GPT2_EOS, ROOT, machine
+
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+RESPONSE_TOKENS = 458
+NGRAM_LENGTHS = (1, 2, 4, 8, 16, 32)
+TARGET_TRACE_P50_MS = 1000.0
+TARGET_SPAN_RATIO = 1.5
+TARGET_COUNT_P50_MS = 5.0
+# GPT-2 ids of "." and "\n": OLMoTrace's delimiters, for infini-gram's attribute().
+GPT2_DELIMS = [13, 198]
+MAX_FREQUENCY = 1_000_000  # TraceParams.max_frequency, infini-gram's max_cnt
+
+WORDS = tuple(
+    " ".join(
+        [
+            "the a model answer question because therefore however which while system user value",
+            "result probably often rarely simple careful reason example explain consider imagine",
+            "purple harbor lantern quietly orchard velvet meadow copper whistle autumn ledger",
+            "river glass mountain pocket saddle violin thunder marble garden compass blanket",
+            "we you they it this that these those is are was were will would could should might",
+            "first second finally also then next here there about around between under over",
+        ]
+    ).split()
+)
+
+
+# -- inputs ---------------------------------------------------------------------------------
+
+
+def novel_text(rng: random.Random, words: int) -> str:
+    """Prose-like text from a small word list: plausible tokens, unlikely long matches."""
+    out, sentence = [], []
+    for _ in range(words):
+        sentence.append(rng.choice(WORDS))
+        if len(sentence) >= rng.randint(6, 14):
+            out.append(" ".join(sentence).capitalize() + ".")
+            sentence = []
+    if sentence:
+        out.append(" ".join(sentence).capitalize() + ".")
+    return " ".join(out)
+
+
+def corpus_passage(engine: Any, rng: random.Random, tokens: int) -> str:
+    """`tokens` consecutive tokens of a random document of the corpus, as text."""
+    n_docs = int(engine.index.total_documents)
+    for _ in range(100):
+        doc = rng.randrange(n_docs)
+        length = engine.document(doc, 0, 0).length
+        if length > tokens:
+            start = rng.randrange(length - tokens)
+            view = engine.document(doc, start, start + tokens)
+            return str(engine.tokenizer.decode(view.tokens))
+    raise SystemExit("no document long enough for a passage")
+
+
+def make_responses(engine: Any, count: int, length: int, seed: int) -> list[str]:
+    """Real passages (20-120 tokens) alternating with novel prose, cut to `length` tokens."""
+    rng = random.Random(seed)
+    tok = engine.tokenizer
+    responses = []
+    for i in range(count):
+        parts = ["Here is what I found:" if i % 2 else "Sure. The relevant code is below."]
+        while len(tok.encode("\n".join(parts))) < length + 20:
+            if rng.random() < 0.5:
+                parts.append(corpus_passage(engine, rng, rng.randint(20, 120)))
+            else:
+                parts.append(novel_text(rng, rng.randint(15, 60)))
+        ids = tok.encode("\n".join(parts))[:length]
+        responses.append(str(tok.decode(ids)))
+    return responses
+
+
+def corpus_ngrams(engine: Any, n: int, count: int, seed: int) -> list[list[int]]:
+    """n-grams taken from random places of the corpus (so every one occurs)."""
+    rng = random.Random(seed * 1000 + n)
+    out: list[list[int]] = []
+    n_docs = int(engine.index.total_documents)
+    while len(out) < count:
+        doc = rng.randrange(n_docs)
+        length = engine.document(doc, 0, 0).length
+        if length >= n:
+            start = rng.randrange(length - n + 1)
+            out.append([int(t) for t in engine.document(doc, start, start + n).tokens])
+    return out
+
+
+# -- timing ---------------------------------------------------------------------------------
+
+
+def ms(fn: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = fn()
+    return (time.perf_counter() - started) * 1000.0, value
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": pct(values, 50),
+        "p95": pct(values, 95),
+        "mean": statistics.fmean(values),
+        "n": len(values),
+    }
+
+
+def drop_caches() -> bool:
+    try:
+        with open(DROP_CACHES, "w") as fh:
+            fh.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def trace_runs(engine: Any, responses: list[str], repeats: int, cold: bool) -> dict[str, Any]:
+    """Per step p50/p95 of trace() over every response, `repeats` times each."""
+    from corpustrace.trace import trace
+
+    steps: dict[str, list[float]] = {}
+    spans = docs = 0
+    for _ in range(repeats):
+        for text in responses:
+            if cold:
+                drop_caches()
+            wall, result = ms(lambda text=text: trace(engine, text))
+            for name, value in result.timings_ms.items():
+                steps.setdefault(name, []).append(float(value))
+            steps.setdefault("wall", []).append(wall)
+            spans += len(result.spans)
+            docs += len(result.documents)
+    runs = repeats * len(responses)
+    return {
+        "steps": {k: stats(v) for k, v in steps.items()},
+        "spans_per_trace": spans / runs,
+        "documents_per_trace": docs / runs,
+    }
+
+
+def timed(fn: Callable[[Any], Any], items: list[Any], cold: bool = False) -> dict[str, float]:
+    times = []
+    for item in items:
+        if cold:
+            drop_caches()
+        times.append(ms(lambda item=item: fn(item))[0])
+    return stats(times)
+
+
+# -- infini-gram ----------------------------------------------------------------------------
+
+
+def open_infini_gram(index: Path, engine: Any, bow_path: Path) -> tuple[Any, str]:
+    """infini-gram's engine over its index of the same corpus, or None with a reason."""
+    if importlib.util.find_spec("infini_gram") is None:
+        return None, "infini-gram is not installed"
+    if not (index / "table.0").is_file():
+        return None, f"no infini-gram index at {index} (run scripts/bench build first)"
+    from infini_gram.engine import InfiniGramEngine
+
+    # Beginning-of-word tokens for enforce_bow: those not starting with an ASCII letter or
+    # digit (a space, punctuation, a newline). Ours decides word starts from the text.
+    bow = [
+        i
+        for i, b in enumerate(engine.tokenizer.token_bytes())
+        if b and not (b[0] < 128 and chr(b[0]).isalnum())
+    ]
+    bow_path.write_text("\n".join(map(str, bow)) + "\n")
+    ig = InfiniGramEngine(
+        index_dir=str(index),
+        eos_token_id=GPT2_EOS,
+        vocab_size=50257,
+        version=4,
+        token_dtype="u16",
+        bow_ids_path=str(bow_path),
+    )
+    return ig, ""
+
+
+def ig_attribute(ig: Any, ids: list[int]) -> Any:
+    return ig.attribute(
+        input_ids=ids, delim_ids=GPT2_DELIMS, min_len=1, max_cnt=MAX_FREQUENCY, enforce_bow=True
+    )
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def print_table(res: dict[str, Any]) -> None:
+    c = res["corpus"]
+    print(
+        f"\nindex: {c['tokens']:,} tokens, {c['documents']:,} documents, {c['shards']} "
+        f"shard(s); {res['responses']['count']} responses of "
+        f"{res['responses']['tokens_p50']:.0f} tokens (p50)"
+    )
+    print(f"machine: {res['machine']}\n")
+    for mode in ("warm", "cold"):
+        t = res["trace"].get(mode)
+        if not t:
+            continue
+        print(f"trace ({mode} page cache), ms   {'p50':>10}{'p95':>10}")
+        for step, s in t["steps"].items():
+            print(f"  {step:28}{s['p50']:10.1f}{s['p95']:10.1f}")
+        print(
+            f"  spans/trace {t['spans_per_trace']:.1f}, documents/trace "
+            f"{t['documents_per_trace']:.1f}\n"
+        )
+    print(f"{'span search, ms (p50 / p95)':44}{'corpustrace':>18}{'infini-gram':>18}")
+    for name, ours, theirs in res["span_rows"]:
+        print(f"  {name:42}{ours:>18}{theirs:>18}")
+    print(f"\n{'queries, ms p50':44}{'corpustrace':>18}{'infini-gram':>18}")
+    for name, ours, theirs in res["query_rows"]:
+        print(f"  {name:42}{ours:>18}{theirs:>18}")
+    if res["ratios"]:
+        print("\nratios (corpustrace / infini-gram; < 1 means we are faster):")
+        for name, value in res["ratios"].items():
+            print(f"  {name:55}{value:8.2f}x")
+    if res.get("infini_gram_skipped"):
+        print(f"\ninfini-gram: {res['infini_gram_skipped']}")
+    print()
+    for name, ok in res["targets"].items():
+        print(f"target {name:55} {'n/a' if ok is None else 'PASS' if ok else 'FAIL'}")
+
+
+def cell(s: dict[str, float] | None) -> str:
+    return "-" if s is None else f"{s['p50']:.2f} / {s['p95']:.2f}"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(prog="scripts/bench trace", description=__doc__.split("\n")[0])
+    p.add_argument("--index", type=Path, default=DATA / "index-corpustrace")
+    p.add_argument("--infini-gram-index", type=Path, default=DATA / "index-infini-gram")
+    p.add_argument("--responses", type=int, default=20)
+    p.add_argument("--response-tokens", type=int, default=RESPONSE_TOKENS)
+    p.add_argument("--repeats", type=int, default=3, help="warm passes over the responses")
+    p.add_argument("--queries", type=int, default=200, help="n-grams per length")
+    p.add_argument("--no-cold", action="store_true", help="skip the cold page-cache pass")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json-out", type=Path, default=ROOT / "bench-output" / "trace.json")
+    args = p.parse_args()
+    args.json_out.parent.mkdir(parents=True, exist_ok=True)
+
+    from corpustrace.engine import Engine
+
+    engine = Engine.open(args.index)
+    responses = make_responses(engine, args.responses, args.response_tokens, args.seed)
+    ids = [[int(t) for t in engine.tokenizer.encode(r)] for r in responses]
+    ig, skipped = open_infini_gram(args.infini_gram_index, engine, args.json_out.parent / "bow")
+
+    # Warm-up: one untimed pass brings the pages the queries touch into the cache.
+    from corpustrace.trace import trace
+
+    for text, seq in zip(responses, ids, strict=True):
+        trace(engine, text)
+        if ig is not None:
+            ig_attribute(ig, seq)
+    res: dict[str, Any] = {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "corpus": {
+            "tokens": int(engine.total_tokens),
+            "documents": int(engine.index.total_documents),
+            "shards": len(engine.shards),
+            "index": str(args.index),
+        },
+        "responses": {"count": len(responses), "tokens_p50": statistics.median(map(len, ids))},
+        "trace": {"warm": trace_runs(engine, responses, args.repeats, cold=False)},
+        "infini_gram_skipped": skipped,
+    }
+    cold = not args.no_cold and drop_caches()
+    res["cold_available"] = cold
+    if cold:
+        res["trace"]["cold"] = trace_runs(engine, responses, 1, cold=True)
+
+    def reps(items: list[Any]) -> list[Any]:
+        return items * args.repeats
+
+    lp = timed(engine.longest_prefixes, reps(ids))
+    spans_warm = res["trace"]["warm"]["steps"]["spans"]
+    creat = attr = attr_cold = None
+    if ig is not None:
+        creat = timed(lambda s: ig.creativity(input_ids=s), reps(ids))
+        attr = timed(lambda s: ig_attribute(ig, s), reps(ids))
+        if cold:
+            attr_cold = timed(lambda s: ig_attribute(ig, s), ids, cold=True)
+    res["span_search"] = {
+        "longest_prefixes": lp,
+        "trace_spans_step": spans_warm,
+        "ig_creativity": creat,
+        "ig_attribute": attr,
+        "ig_attribute_cold": attr_cold,
+    }
+    span_rows = [
+        ("longest prefix per position (creativity)", cell(lp), cell(creat)),
+        ("spans step (attribute)", cell(spans_warm), cell(attr)),
+    ]
+    if cold:
+        span_rows.append(
+            (
+                "spans step, cold (attribute, cold)",
+                cell(res["trace"]["cold"]["steps"]["spans"]),
+                cell(attr_cold),
+            )
+        )
+
+    queries: dict[str, Any] = {}
+    query_rows = []
+    for n in NGRAM_LENGTHS:
+        grams = corpus_ngrams(engine, n, args.queries, args.seed)
+        q = {"count": timed(engine.count, grams), "find": timed(engine.find, grams)}
+        if ig is not None:
+            q["ig_count"] = timed(lambda g: ig.count(input_ids=g), grams)
+            q["ig_find"] = timed(lambda g: ig.find(input_ids=g), grams)
+        queries[str(n)] = q
+        for what in ("count", "find"):
+            theirs = q.get(f"ig_{what}")
+            query_rows.append(
+                (
+                    f"{what} {n}-gram",
+                    f"{q[what]['p50']:.3f}",
+                    "-" if theirs is None else f"{theirs['p50']:.3f}",
+                )
+            )
+    res["queries"] = queries
+    res["span_rows"], res["query_rows"] = span_rows, query_rows
+
+    ratios: dict[str, float] = {}
+    if ig is not None:
+        ratios["longest prefixes p50 / creativity p50"] = lp["p50"] / creat["p50"]
+        ratios["spans step p50 / attribute p50"] = spans_warm["p50"] / attr["p50"]
+        if attr_cold:
+            cold_spans = res["trace"]["cold"]["steps"]["spans"]["p50"]
+            ratios["spans step p50 / attribute p50 (cold)"] = cold_spans / attr_cold["p50"]
+        for n, q in queries.items():
+            ratios[f"count {n}-gram p50 / ig count p50"] = q["count"]["p50"] / q["ig_count"]["p50"]
+            ratios[f"find {n}-gram p50 / ig find p50"] = q["find"]["p50"] / q["ig_find"]["p50"]
+    res["ratios"] = ratios
+    span_ratio = ratios.get("spans step p50 / attribute p50")
+    res["targets"] = {
+        f"trace p50 <= {TARGET_TRACE_P50_MS:g} ms (warm)": res["trace"]["warm"]["steps"]["total"][
+            "p50"
+        ]
+        <= TARGET_TRACE_P50_MS,
+        f"spans step within {TARGET_SPAN_RATIO}x of attribute()": None
+        if span_ratio is None
+        else span_ratio <= TARGET_SPAN_RATIO,
+        f"count p50 < {TARGET_COUNT_P50_MS:g} ms (every length)": all(
+            q["count"]["p50"] < TARGET_COUNT_P50_MS for q in queries.values()
+        ),
+    }
+    print_table(res)
+    args.json_out.write_text(json.dumps(res, indent=2, default=str))
+    print(f"\nwritten: {args.json_out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Fixtures of the API tests: small real indexes, an app factory, a fake chat server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import servertools
+from fastapi.testclient import TestClient
+
+from corpustrace.server import Settings, create_app
+from corpustrace.tokenizer import Tokenizer
+from corpustrace.tokenizer_load import load_tokenizer
+
+ClientFactory = Callable[..., TestClient]
+
+
+@pytest.fixture(autouse=True)
+def _no_env_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come from the test alone, never from the developer's environment."""
+    for name in list(os.environ):
+        if name.startswith("CORPUSTRACE_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture corpus with UTF-8 bytes as tokens."""
+    out = tmp_path_factory.mktemp("api-index") / "index"
+    return servertools.build_index(out, load_tokenizer("bytes"), servertools.corpus())
+
+
+@pytest.fixture(scope="session")
+def bpe_index_dir(tmp_path_factory: pytest.TempPathFactory, bpe_path: Path) -> Path:
+    """The fixture corpus with a small byte-level BPE trained on it, in two shards."""
+    from corpustrace.index.writer import build_from_tokens
+
+    tok = load_tokenizer(bpe_path)
+    out = tmp_path_factory.mktemp("api-bpe-index") / "index"
+    docs = [(tok.encode(text), meta) for text, meta in servertools.corpus()]
+    build_from_tokens(out, tok, docs, shard_tokens=600)
+    return out
+
+
+@pytest.fixture(scope="session")
+def byte_tokenizer() -> Tokenizer:
+    return load_tokenizer("bytes")
+
+
+@pytest.fixture
+def make_client(index_dir: Path) -> Iterator[ClientFactory]:
+    """make_client(**settings) -> a started TestClient; all are closed after the test."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        settings = Settings(**{"index": index_dir, **overrides})
+        client = TestClient(create_app(settings), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: ClientFactory) -> TestClient:
+    return make_client()
+
+
+@pytest.fixture(scope="session")
+def fake_openai() -> Iterator[str]:
+    """Base URL (…/v1) of a real fake OpenAI-compatible server on loopback."""
+    with servertools.live_server(servertools.fake_openai_app()) as url:
+        yield url + "/v1"

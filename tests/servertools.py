@@ -1,0 +1,143 @@
+"""Test helpers shared by tests/api and tests/e2e: a fixture corpus and index, a real
+uvicorn server on a free loopback port, and a fake OpenAI-compatible chat server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from corpustrace.index.writer import build_from_tokens
+from corpustrace.tokenizer import Tokenizer
+
+DATA = Path(__file__).parent / "data"
+SCRIPT_DOC = "Markup test: <script>window.__pwned = true; alert('pwned')</script> <b>not bold</b> & done."
+MILL_REPLY = (
+    "The mill was built in the eighteenth century by a family of weavers. "
+    "Today a baker grinds flour there."
+)
+RIVER_REPLY = "The river begins as a thin line of melt water high in the mountains, they say."
+
+
+def corpus() -> list[tuple[str, dict[str, Any]]]:
+    """The fixture corpus: each line of sample.txt, plus a document holding markup."""
+    lines = (DATA / "sample.txt").read_text(encoding="utf-8").splitlines()
+    docs: list[tuple[str, dict[str, Any]]] = [
+        (
+            line,
+            {
+                "id": f"sample-{i}",
+                "title": f"Sample line {i}",
+                "source": "tests/data/sample.txt",
+                "url": f"https://example.org/sample/{i}",
+            },
+        )
+        for i, line in enumerate(lines)
+        if line.strip()
+    ]
+    docs.append((SCRIPT_DOC, {"id": "markup", "title": "<i>markup</i> document", "source": "t"}))
+    return docs
+
+
+def build_index(out: Path, tokenizer: Tokenizer, docs: Sequence[tuple[str, dict[str, Any]]]) -> Path:
+    build_from_tokens(out, tokenizer, [(tokenizer.encode(text), meta) for text, meta in docs])
+    return out
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def live_server(app: Any, timeout: float = 20.0) -> Iterator[str]:
+    """Serve `app` with a real uvicorn server on 127.0.0.1 (free port) in a thread;
+    yields the base URL. The socket is bound before the server starts (no port race)."""
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=3)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+        sock.close()
+
+
+def fake_reply(messages: list[dict[str, str]]) -> str:
+    last = messages[-1]["content"].lower() if messages else ""
+    if "mill" in last:
+        return MILL_REPLY
+    if "markup" in last:
+        return "It said: " + SCRIPT_DOC
+    return RIVER_REPLY
+
+
+def fake_openai_app(delay: float = 0.005) -> FastAPI:
+    """An OpenAI-compatible chat server: streams `chat.completion.chunk` events word by
+    word, then `data: [DONE]`. A message containing "fail" gets an HTTP 500 error;
+    the requests it received are kept in `app.state.requests`."""
+    app = FastAPI()
+    app.state.requests = []
+
+    @app.post("/v1/chat/completions", response_model=None)
+    async def completions(request: Request) -> Response:
+        body = await request.json()
+        app.state.requests.append(body)
+        messages = body.get("messages", [])
+        if messages and "fail" in messages[-1]["content"].lower():
+            return JSONResponse({"error": {"message": "the fake model broke"}}, status_code=500)
+        reply = fake_reply(messages)
+
+        async def chunks() -> AsyncIterator[str]:
+            words = reply.split(" ")
+            for i, word in enumerate(words):
+                piece = word if i == len(words) - 1 else word + " "
+                chunk = {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "model": body.get("model"),
+                    "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                }
+                yield f"data: {json.dumps(chunk)}\n\n"
+                await asyncio.sleep(delay)
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    return app
+
+
+def parse_sse(text: str) -> list[tuple[str, Any]]:
+    """(event, data) pairs of a text/event-stream body."""
+    events = []
+    for block in text.split("\n\n"):
+        name, data = "message", []
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+        if data:
+            events.append((name, json.loads("\n".join(data))))
+    return events

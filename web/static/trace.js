@@ -1,0 +1,52 @@
+/* Trace page: trace pasted text (and an optional prompt), then show spans and documents. */
+"use strict";
+
+(() => {
+  const { api, status } = CT;
+  const form = document.getElementById("trace-form");
+  const statusLine = document.getElementById("trace-status");
+  const resultBox = document.getElementById("trace-result");
+  const output = document.getElementById("trace-output");
+  const summary = document.getElementById("trace-summary");
+  const submit = document.getElementById("trace-submit");
+  const panel = new TraceView.Panel(document.getElementById("doc-panel"));
+  const NUMBERS = ["span_density", "min_span_length", "max_frequency", "max_documents_per_span",
+    "context_tokens", "snippet_tokens", "seed"];
+
+  function params() {
+    const body = {};
+    for (const name of NUMBERS) {
+      const value = form.elements[name].value.trim();
+      if (value !== "") body[name] = Number(value);
+    }
+    const delimiters = form.elements.delimiters.value.trim();
+    if (delimiters !== "") {
+      body.delimiters = delimiters.split(/\s+/).map((d) => d.replace(/\\n/g, "\n").replace(/\\t/g, "\t"));
+    }
+    body.word_boundaries = form.elements.word_boundaries.checked;
+    return body;
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {
+      prompt: document.getElementById("trace-prompt").value,
+      response: document.getElementById("trace-response").value,
+      ...params(),
+    };
+    submit.disabled = true;
+    status(statusLine, null, "Tracing\u2026");
+    try {
+      const result = await api("/api/trace", body);
+      TraceView.renderText(output, result, (spans, node) => panel.select(spans, node));
+      summary.textContent = TraceView.summary(result);
+      resultBox.hidden = false;
+      panel.show(result);
+      status(statusLine, null, "");
+    } catch (error) {
+      status(statusLine, error);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+})();
