@@ -189,7 +189,7 @@ def open_infini_gram(index: Path, engine: Any, bow_path: Path) -> tuple[Any, str
     # digit (a space, punctuation, a newline). Ours decides word starts from the text.
     bow = [
         i
-        for i, b in enumerate(engine.tokenizer.token_bytes())
+        for i, b in enumerate(engine.tokenizer.token_bytes)
         if b and not (b[0] < 128 and chr(b[0]).isalnum())
     ]
     bow_path.write_text("\n".join(map(str, bow)) + "\n")

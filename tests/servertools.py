@@ -8,8 +8,9 @@ import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,11 @@ from corpustrace.index.writer import build_from_tokens
 from corpustrace.tokenizer import Tokenizer
 
 DATA = Path(__file__).parent / "data"
-SCRIPT_DOC = "Markup test: <script>window.__pwned = true; alert('pwned')</script> <b>not bold</b> & done."
+SCREENSHOTS = Path(__file__).parents[1] / "test-output" / "screenshots"
+ClientFactory = Callable[..., Any]  # make_client(**settings) -> a started TestClient
+SCRIPT_DOC = (
+    "Markup test: <script>window.__pwned = true; alert('pwned')</script> <b>not bold</b> & done."
+)
 MILL_REPLY = (
     "The mill was built in the eighteenth century by a family of weavers. "
     "Today a baker grinds flour there."
@@ -49,7 +54,9 @@ def corpus() -> list[tuple[str, dict[str, Any]]]:
     return docs
 
 
-def build_index(out: Path, tokenizer: Tokenizer, docs: Sequence[tuple[str, dict[str, Any]]]) -> Path:
+def build_index(
+    out: Path, tokenizer: Tokenizer, docs: Sequence[tuple[str, dict[str, Any]]]
+) -> Path:
     build_from_tokens(out, tokenizer, [(tokenizer.encode(text), meta) for text, meta in docs])
     return out
 
@@ -128,6 +135,19 @@ def fake_openai_app(delay: float = 0.005) -> FastAPI:
     return app
 
 
+@dataclass
+class FakeOpenAI:
+    url: str  # base URL, ending in /v1
+    requests: list[dict[str, Any]]  # bodies received, oldest first
+
+
+@contextmanager
+def fake_openai_server() -> Iterator[FakeOpenAI]:
+    app = fake_openai_app()
+    with live_server(app) as url:
+        yield FakeOpenAI(url + "/v1", app.state.requests)
+
+
 def parse_sse(text: str) -> list[tuple[str, Any]]:
     """(event, data) pairs of a text/event-stream body."""
     events = []
@@ -141,3 +161,9 @@ def parse_sse(text: str) -> list[tuple[str, Any]]:
         if data:
             events.append((name, json.loads("\n".join(data))))
     return events
+
+
+def screenshot(page: Any, name: str) -> None:
+    """A full-page screenshot under test-output/screenshots/ (gitignored)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -11,6 +11,7 @@ from typing import Any
 from corpustrace import __version__
 from corpustrace.cli_common import SubParsers, print_json
 from corpustrace.cli_query import add_query_commands
+from corpustrace.cli_serve import add_serve_commands
 from corpustrace.cli_trace import add_trace_command
 from corpustrace.errors import CorpusTraceError
 
@@ -164,7 +165,14 @@ def run_verify(args: argparse.Namespace) -> int:
 
 # -- entry point -------------------------------------------------------------------------
 
-COMMANDS = [add_build, add_info, add_verify, add_query_commands, add_trace_command]
+COMMANDS = [
+    add_build,
+    add_info,
+    add_verify,
+    add_query_commands,
+    add_trace_command,
+    add_serve_commands,
+]
 
 
 def make_parser() -> argparse.ArgumentParser:

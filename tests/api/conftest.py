@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import servertools
 from fastapi.testclient import TestClient
 
+import servertools
 from corpustrace.server import Settings, create_app
 from corpustrace.tokenizer import Tokenizer
 from corpustrace.tokenizer_load import load_tokenizer
-
-ClientFactory = Callable[..., TestClient]
+from servertools import ClientFactory
 
 
 @pytest.fixture(autouse=True)
@@ -73,7 +72,7 @@ def client(make_client: ClientFactory) -> TestClient:
 
 
 @pytest.fixture(scope="session")
-def fake_openai() -> Iterator[str]:
-    """Base URL (…/v1) of a real fake OpenAI-compatible server on loopback."""
-    with servertools.live_server(servertools.fake_openai_app()) as url:
-        yield url + "/v1"
+def fake_openai() -> Iterator[servertools.FakeOpenAI]:
+    """A real fake OpenAI-compatible server on loopback (`.url` ends in /v1)."""
+    with servertools.fake_openai_server() as server:
+        yield server

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import servertools
 from fastapi.testclient import TestClient
 
+import servertools
 from corpustrace.engine.engine import Engine
 from corpustrace.trace import TraceParams, trace
 
@@ -44,7 +44,9 @@ def test_info(client: TestClient, index_dir: Path) -> None:
     assert info["token_width"] == 1
     assert info["tokenizer"]["name"] == "bytes"
     assert len(info["shards"]) == 1 and info["shards"][0]["documents"] == len(TEXTS)
-    assert info["sizes"]["total_bytes"] == info["sizes"]["shard_bytes"] + info["sizes"]["other_bytes"]
+    assert (
+        info["sizes"]["total_bytes"] == info["sizes"]["shard_bytes"] + info["sizes"]["other_bytes"]
+    )
     assert info["limits"]["max_query_tokens"] == 1000
     assert info["chat"] is False
 
@@ -53,7 +55,9 @@ def test_models_empty_without_configuration(client: TestClient) -> None:
     assert client.get("/api/models").json() == {"models": [], "default": None}
 
 
-@pytest.mark.parametrize("text", ["the river", "mill", "e", "Naïve", "🌊🐟", "no such phrase at all"])
+@pytest.mark.parametrize(
+    "text", ["the river", "mill", "e", "Naïve", "🌊🐟", "no such phrase at all"]
+)
 def test_count_matches_brute_force(client: TestClient, text: str) -> None:
     expected = occurrences(text.encode("utf-8"))
     post = client.post("/api/count", json={"query": text}).json()
@@ -120,9 +124,7 @@ def test_search_pages_cover_every_occurrence(client: TestClient) -> None:
 
 def test_search_cnf(client: TestClient) -> None:
     r = client.post("/api/search", json={"clauses": [["mill"], ["baker", "weavers"]]}).json()
-    expected = [
-        i for i, t in enumerate(TEXTS) if "mill" in t and ("baker" in t or "weavers" in t)
-    ]
+    expected = [i for i, t in enumerate(TEXTS) if "mill" in t and ("baker" in t or "weavers" in t)]
     assert r["mode"] == "cnf"
     assert r["count"] == len(expected)
     assert [d["doc"] for d in r["documents"]] == expected
@@ -164,9 +166,15 @@ def test_trace_matches_library_and_is_cached(client: TestClient, index_dir: Path
 
 def test_trace_parameters_are_passed_through(client: TestClient, index_dir: Path) -> None:
     params = {
-        "span_density": 1.0, "delimiters": [], "word_boundaries": False, "min_span_length": 3,
-        "max_frequency": 50, "max_documents_per_span": 2, "context_tokens": 30,
-        "snippet_tokens": 5, "seed": 7,
+        "span_density": 1.0,
+        "delimiters": [],
+        "word_boundaries": False,
+        "min_span_length": 3,
+        "max_frequency": 50,
+        "max_documents_per_span": 2,
+        "context_tokens": 30,
+        "snippet_tokens": 5,
+        "seed": 7,
     }
     r = client.post("/api/trace", json={"response": servertools.RIVER_REPLY, **params}).json()
     assert r["params"] == params

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import ClientFactory
 from corpustrace.errors import IndexFormatError
 from corpustrace.server import Settings, create_app
+from servertools import ClientFactory
 
 
-def error_of(response: object, status: int, code: str) -> str:
-    from httpx import Response
-
-    assert isinstance(response, Response)
+def error_of(response: Any, status: int, code: str) -> str:
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
@@ -52,7 +50,9 @@ def test_bad_trace_params(client: TestClient) -> None:
         client.post("/api/trace", json={"response": "x", "span_density": 2}), 400, "bad_query"
     )
     assert "span_density" in msg
-    error_of(client.post("/api/trace", json={"response": "x", "delimiters": [""]}), 400, "bad_query")
+    error_of(
+        client.post("/api/trace", json={"response": "x", "delimiters": [""]}), 400, "bad_query"
+    )
     error_of(
         client.post("/api/trace", json={"response": "x", "min_span_length": 0}), 400, "bad_query"
     )
@@ -73,7 +73,11 @@ def test_bad_query_values(client: TestClient) -> None:
 
 def test_limits(make_client: ClientFactory) -> None:
     client = make_client(
-        max_query_tokens=8, max_response_chars=50, max_page_size=5, max_support=10, max_marks=2,
+        max_query_tokens=8,
+        max_response_chars=50,
+        max_page_size=5,
+        max_support=10,
+        max_marks=2,
         max_clauses=2,
     )
     error_of(client.post("/api/count", json={"query": "a" * 9}), 413, "too_large")
@@ -82,14 +86,12 @@ def test_limits(make_client: ClientFactory) -> None:
     error_of(client.post("/api/ntd", json={"prompt": "a" * 9}), 413, "too_large")
     error_of(client.post("/api/ntd", json={"prompt": "a", "max_support": 11}), 413, "too_large")
     error_of(client.post("/api/trace", json={"response": "a" * 51}), 413, "too_large")
-    error_of(client.post("/api/trace", json={"response": "a", "prompt": "b" * 51}), 413, "too_large")
+    error_of(
+        client.post("/api/trace", json={"response": "a", "prompt": "b" * 51}), 413, "too_large"
+    )
     error_of(client.post("/api/search", json={"query": "a", "limit": 6}), 413, "too_large")
-    error_of(
-        client.post("/api/search", json={"clauses": [["a"], ["b"], ["c"]]}), 413, "too_large"
-    )
-    error_of(
-        client.get("/api/documents/0", params={"mark": ["a", "b", "c"]}), 413, "too_large"
-    )
+    error_of(client.post("/api/search", json={"clauses": [["a"], ["b"], ["c"]]}), 413, "too_large")
+    error_of(client.get("/api/documents/0", params={"mark": ["a", "b", "c"]}), 413, "too_large")
     assert client.post("/api/count", json={"query": "a" * 8}).status_code == 200
 
 
@@ -144,8 +146,12 @@ def test_auth_token(make_client: ClientFactory) -> None:
     r = client.get("/api/info")
     error_of(r, 401, "unauthorized")
     assert r.headers["www-authenticate"] == "Bearer"
-    error_of(client.get("/api/info", headers={"Authorization": "Bearer wrong"}), 401, "unauthorized")
-    error_of(client.get("/api/info", headers={"Authorization": "Basic s3cret"}), 401, "unauthorized")
+    error_of(
+        client.get("/api/info", headers={"Authorization": "Bearer wrong"}), 401, "unauthorized"
+    )
+    error_of(
+        client.get("/api/info", headers={"Authorization": "Basic s3cret"}), 401, "unauthorized"
+    )
     error_of(client.post("/api/trace", json={"response": "x"}), 401, "unauthorized")
     error_of(client.post("/api/chat", json={"messages": []}), 401, "unauthorized")
     ok = {"Authorization": "Bearer s3cret"}
@@ -158,9 +164,7 @@ def test_cors_off_by_default(client: TestClient) -> None:
     origin = {"Origin": "https://elsewhere.example"}
     r = client.get("/api/info", headers=origin)
     assert "access-control-allow-origin" not in r.headers
-    pre = client.options(
-        "/api/trace", headers={**origin, "Access-Control-Request-Method": "POST"}
-    )
+    pre = client.options("/api/trace", headers={**origin, "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in pre.headers
     assert pre.status_code in (404, 405)
 
@@ -174,16 +178,39 @@ def test_cors_when_configured(make_client: ClientFactory) -> None:
 
 
 BAD_BODIES = [
-    None, 1, "x", [], {"query": None}, {"query": 5}, {"ids": "abc"}, {"ids": [-1]},
-    {"ids": [1.5]}, {"ids": [10**30]}, {"prompt": "a", "next_id": -3}, {"max_support": 0},
-    {"clauses": "a"}, {"clauses": [["a"]], "limit": 0}, {"response": 5}, {"messages": "hi"},
-    {"messages": [{"role": "assistant", "content": "x"}]}, {"window": 10_000, "query": "a"},
+    None,
+    1,
+    "x",
+    [],
+    {"query": None},
+    {"query": 5},
+    {"ids": "abc"},
+    {"ids": [-1]},
+    {"ids": [1.5]},
+    {"ids": [10**30]},
+    {"prompt": "a", "next_id": -3},
+    {"max_support": 0},
+    {"clauses": "a"},
+    {"clauses": [["a"]], "limit": 0},
+    {"response": 5},
+    {"messages": "hi"},
+    {"messages": [{"role": "assistant", "content": "x"}]},
+    {"window": 10_000, "query": "a"},
 ]
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/count", "/api/find", "/api/prob", "/api/ntd", "/api/infgram", "/api/search",
-             "/api/trace", "/api/chat"],
+    "path",
+    [
+        "/api/count",
+        "/api/find",
+        "/api/prob",
+        "/api/ntd",
+        "/api/infgram",
+        "/api/search",
+        "/api/trace",
+        "/api/chat",
+    ],
 )
 def test_bad_input_never_gives_500(client: TestClient, path: str) -> None:
     for body in BAD_BODIES:

@@ -7,8 +7,11 @@ never cross two documents. Everything here is a direct transcription of a defini
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +103,16 @@ class Brute:
 # -- corpora for the comparisons --------------------------------------------------------
 
 
+@contextmanager
+def scratch_dir() -> Iterator[Path]:
+    """A temporary directory in memory where the machine has one (/dev/shm): the builder
+    fsyncs every file it writes, which on disk costs more than the comparisons do."""
+    shm = "/dev/shm"
+    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    with tempfile.TemporaryDirectory(dir=base, prefix="corpustrace-test-") as name:
+        yield Path(name)
+
+
 def build_engine(
     path: Path,
     tokenizer: Tokenizer,
@@ -110,6 +123,22 @@ def build_engine(
     metas: list[dict[str, Any]] = [{"id": f"doc-{i}", "n": i} for i in range(len(docs))]
     build_from_tokens(path, tokenizer, zip(docs, metas, strict=True), shard_tokens=shard_tokens)
     return Engine.open(path, threads=threads)
+
+
+Corpus = tuple[list[list[int]], Brute, Engine]
+
+
+def make_corpora(root: Path, tokenizer: Tokenizer, count: int, seed: int) -> list[Corpus]:
+    """`count` random corpora (documents, their brute twin, an engine over their index),
+    each split into shards of 3..120 positions, so most have several shards."""
+    rng = np.random.default_rng(seed)
+    out: list[Corpus] = []
+    for i in range(count):
+        docs = random_corpus(rng)
+        shard_tokens = int(rng.integers(3, 120))
+        engine = build_engine(root / str(i), tokenizer, docs, shard_tokens)
+        out.append((docs, Brute(docs), engine))
+    return out
 
 
 def random_corpus(rng: np.random.Generator, max_token: int = 254) -> list[list[int]]:
@@ -157,5 +186,7 @@ def random_queries(
 
 def all_ngrams(docs: Sequence[Doc], k: int) -> list[list[int]]:
     """Every distinct n-gram of length 1..k that occurs in the documents."""
-    seen = {tuple(d[i : i + n]) for d in docs for n in range(1, k + 1) for i in range(len(d) - n + 1)}
+    seen = {
+        tuple(d[i : i + n]) for d in docs for n in range(1, k + 1) for i in range(len(d) - n + 1)
+    }
     return [list(g) for g in sorted(seen)]

@@ -14,6 +14,8 @@
   let busy = false;
 
   function bubble(role, text) {
+    const hint = list.querySelector(".hint");
+    if (hint) hint.remove();
     const body = el("div", { class: "body" }, text);
     const node = el("div", { class: `msg msg-${role}` },
       el("div", { class: "who" }, role === "user" ? "You" : "Model"), body);

@@ -43,6 +43,7 @@
       resultBox.hidden = false;
       panel.show(result);
       status(statusLine, null, "");
+      resultBox.scrollIntoView({ block: "nearest" });
     } catch (error) {
       status(statusLine, error);
     } finally {

@@ -60,7 +60,9 @@ const TraceView = (() => {
 
   function documentUrl(result, doc) {
     const params = new URLSearchParams();
-    const texts = [...new Set(doc.spans.map((i) => result.spans[i].text))];
+    // Whitespace-only spans would mark every space of the document: they carry no clue.
+    const texts = [...new Set(doc.spans.map((i) => result.spans[i].text))]
+      .filter((text) => text.trim() !== "");
     for (const text of texts) params.append("mark", text);
     return `/documents/${doc.doc}?${params}`;
   }

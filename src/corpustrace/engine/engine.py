@@ -55,7 +55,9 @@ class ShardArrays:
     @classmethod
     def of(cls, shard: Shard) -> ShardArrays:
         # A plain ndarray view of the memory map: same pages, without memmap's
-        # subclass overhead on every small gather.
+        # subclass overhead on every small gather. The SA view is made here, once,
+        # rather than lazily by whichever search thread comes first.
+        _ = shard.sa
         return cls(np.asarray(shard.tokens), shard.positions, shard.n_tokens, shard.n_docs)
 
     @property

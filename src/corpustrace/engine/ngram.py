@@ -21,7 +21,7 @@ from corpustrace.engine.results import (
     NtdResult,
     ProbResult,
 )
-from corpustrace.engine.search import Keys, lower_bound_by_key, lower_bounds, tokens_after
+from corpustrace.engine.search import Keys, insertion_ranks, lower_bound_by_key, tokens_after
 from corpustrace.errors import QueryError
 
 if TYPE_CHECKING:
@@ -40,13 +40,13 @@ def continuation_ranges(
     lens = len(prompt) + 1 - first
 
     def one(shard: ShardArrays) -> tuple[np.ndarray, np.ndarray]:
-        bounds = []
-        for last in (0, sep):
-            flat = np.append(prompt, last)
-            lo = np.zeros(len(first), dtype=np.int64)
-            hi = np.full(len(first), shard.n, dtype=np.int64)
-            bounds.append(lower_bounds(shard.tokens, shard.positions, flat, first, lens, lo, hi)[0])
-        return bounds[0], bounds[1]
+        ends = [
+            insertion_ranks(
+                shard.tokens, shard.positions, shard.n, np.append(prompt, last), first, lens
+            )
+            for last in (0, sep)
+        ]
+        return ends[0], ends[1]
 
     ranges = engine.map_shards(one)
     width = len(first)
@@ -70,7 +70,7 @@ def prob(engine: Engine, prompt: np.ndarray, next_id: int) -> ProbResult:
 def backoff_start(engine: Engine, prompt: np.ndarray) -> tuple[int, int]:
     """(k, count): the shortest k such that prompt[k:] occurs with a next token.
 
-    ∞-gram backs off to the longest such suffix (Liu et al., 2024, §2); continuation
+    ∞-gram backs off to the longest such suffix (Liu et al., 2024); continuation
     counts only grow as the suffix shrinks, and all suffixes are searched in one batch.
     """
     first = np.arange(len(prompt) + 1, dtype=np.int64)

@@ -121,7 +121,7 @@ class LocalBackend:
 
         worker = threading.Thread(
             target=self._run,
-            args=(messages, max_tokens, temperature, put, stop),
+            args=([dict(m) for m in messages], max_tokens, temperature, put, stop),
             name=f"corpustrace-generate-{self.name}",
             daemon=True,
         )

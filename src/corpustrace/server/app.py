@@ -19,7 +19,7 @@ from corpustrace.server.state import AppState
 
 DESCRIPTION = (
     "Trace language-model output back to its training data (OLMoTrace) and query the "
-    "corpus index (infini-gram). Errors are `{\"error\": {\"code\", \"message\"}}`."
+    'corpus index (infini-gram). Errors are `{"error": {"code", "message"}}`.'
 )
 
 

@@ -40,7 +40,9 @@ STREAM_DOC: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/chat", response_class=StreamingResponse, responses=STREAM_DOC)
-async def chat(req: ChatRequest, state: Annotated[AppState, Depends(get_state)]) -> StreamingResponse:
+async def chat(
+    req: ChatRequest, state: Annotated[AppState, Depends(get_state)]
+) -> StreamingResponse:
     """Chat with a configured model; the finished answer is traced like POST /api/trace."""
     backend = pick_backend(state, req.model)
     check_conversation(state, req)
@@ -95,8 +97,8 @@ async def events(
         if req.trace and answer.strip():
             limit = settings.max_response_chars
             prompt = req.messages[-1].content[:limit]
-            data, cached = await state.trace(answer[:limit], prompt, params)
-            yield sse("trace", {**data, "cached": cached})
+            body, _ = await state.trace(answer[:limit], prompt, params)
+            yield f"event: trace\ndata: {body.decode()}\n\n"  # one line of JSON
     except (CorpusTraceError, ServiceError) as exc:
         yield sse("error", {"code": exc.code, "message": str(exc)})
     except Exception as exc:  # the stream has started: report in-band, never drop silently

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from corpustrace import __version__
 from corpustrace.errors import (
     CorpusError,
     CorpusTraceError,
@@ -75,7 +77,9 @@ class Timeout(ServiceError):
     code = "timeout"
 
 
-def error_json(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_json(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers
     )
@@ -111,8 +115,9 @@ def html_error(request: Request, status: int, message: str) -> Response:
     templates = getattr(request.app.state, "templates", None)
     if templates is None:
         return HTMLResponse(f"<h1>{status}</h1>", status_code=status)
+    context = {"status": status, "message": message, "title": str(status), "version": __version__}
     return templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, "error.html", {"status": status, "message": message}, status_code=status
+        request, "error.html", context, status_code=status
     )
 
 
@@ -211,4 +216,3 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
-

@@ -81,7 +81,9 @@ def prob(engine: Engine, settings: Settings, req: s.ProbRequest) -> s.ProbRespon
 def ntd_out(engine: Engine, result: NtdResult, prompt: np.ndarray) -> s.NtdResponse:
     entries = [
         s.NtdEntryOut(
-            token=e.token, token_text=engine.tokenizer.token_text(e.token), count=e.count,
+            token=e.token,
+            token_text=engine.tokenizer.token_text(e.token),
+            count=e.count,
             prob=e.prob,
         )
         for e in result.entries
@@ -112,15 +114,22 @@ def infgram(engine: Engine, settings: Settings, req: s.InfgramRequest) -> s.Infg
         p = engine.infgram_prob(prompt, nxt)
         suffix = prompt[len(prompt) - p.suffix_len :]
         return s.InfgramResponse(
-            mode="prob", suffix_len=p.suffix_len, suffix_text=engine.tokenizer.decode(suffix),
-            prompt_count=p.prompt_count, count=p.count, prob=p.prob,
+            mode="prob",
+            suffix_len=p.suffix_len,
+            suffix_text=engine.tokenizer.decode(suffix),
+            prompt_count=p.prompt_count,
+            count=p.count,
+            prob=p.prob,
         )
     check_support(settings, req.max_support)
     r = engine.infgram_ntd(prompt, req.max_support)
     suffix = prompt[len(prompt) - r.suffix_len :]
     return s.InfgramResponse(
-        mode="ntd", suffix_len=r.suffix_len, suffix_text=engine.tokenizer.decode(suffix),
-        prompt_count=r.ntd.prompt_count, ntd=ntd_out(engine, r.ntd, suffix),
+        mode="ntd",
+        suffix_len=r.suffix_len,
+        suffix_text=engine.tokenizer.decode(suffix),
+        prompt_count=r.ntd.prompt_count,
+        ntd=ntd_out(engine, r.ntd, suffix),
     )
 
 
@@ -133,14 +142,24 @@ def search(engine: Engine, settings: Settings, req: s.SearchRequest) -> s.Search
     found = engine.search_documents(ids, req.offset, req.limit, req.window)
     hits = [
         s.HitOut(
-            doc=h.doc, shard=h.shard, position=h.position, meta=h.meta, text=h.text,
-            match_char_start=h.match_char_start, match_char_end=h.match_char_end,
+            doc=h.doc,
+            shard=h.shard,
+            position=h.position,
+            meta=h.meta,
+            text=h.text,
+            match_char_start=h.match_char_start,
+            match_char_end=h.match_char_end,
         )
         for h in found.hits
     ]
     return s.SearchResponse(
-        mode="ngram", count=found.count, approx=False, offset=found.offset,
-        limit=found.limit, hits=hits, documents=[],
+        mode="ngram",
+        count=found.count,
+        approx=False,
+        offset=found.offset,
+        limit=found.limit,
+        hits=hits,
+        documents=[],
     )
 
 
@@ -158,8 +177,13 @@ def cnf_search(
     found = engine.cnf_search(ids, req.offset, req.limit)
     docs = [summary(engine, doc) for doc in found.documents]
     return s.SearchResponse(
-        mode="cnf", count=found.count, approx=found.approx, offset=req.offset,
-        limit=req.limit, hits=[], documents=docs,
+        mode="cnf",
+        count=found.count,
+        approx=found.approx,
+        offset=req.offset,
+        limit=req.limit,
+        hits=[],
+        documents=docs,
     )
 
 
@@ -181,9 +205,16 @@ def document(
     view = engine.document(doc, start, limit if end is None else min(end, limit))
     text = engine.tokenizer.decode(view.tokens)
     return s.DocumentResponse(
-        doc=view.doc, shard=view.shard, local_doc=view.local_doc, meta=view.meta,
-        length=view.length, start=view.start, end=view.end, tokens=view.tokens.tolist(),
-        text=text, marks=find_marks(text, marks),
+        doc=view.doc,
+        shard=view.shard,
+        local_doc=view.local_doc,
+        meta=view.meta,
+        length=view.length,
+        start=view.start,
+        end=view.end,
+        tokens=view.tokens.tolist(),
+        text=text,
+        marks=find_marks(text, marks),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -50,12 +50,13 @@ async def models(state: State) -> s.ModelsResponse:
 
 
 @router.post("/trace", response_model=s.TraceResponse, tags=["trace"])
-async def trace(req: s.TraceRequest, state: State) -> s.TraceResponse:
+async def trace(req: s.TraceRequest, state: State) -> Response:
     """OLMoTrace: spans of the response found verbatim in the corpus, and their documents."""
     queries.check_trace_text(state.settings, req.response, req.prompt)
     params = queries.trace_params(req)
-    data, cached = await state.trace(req.response, req.prompt, params)
-    return s.TraceResponse.model_validate({**data, "cached": cached})
+    body, _ = await state.trace(req.response, req.prompt, params)
+    # Already a validated TraceResponse, serialised on the pool, off the event loop.
+    return Response(body, media_type="application/json")
 
 
 @router.post("/count", response_model=s.CountResponse, tags=["queries"])
@@ -134,7 +135,9 @@ def info_of(state: AppState) -> s.InfoResponse:
     manifest = index.manifest
     shards = [
         s.ShardOut(
-            name=info.name, tokens=info.tokens, documents=info.documents,
+            name=info.name,
+            tokens=info.tokens,
+            documents=info.documents,
             bytes=sum(f.bytes for f in info.files.values()),
         )
         for info in manifest.shards

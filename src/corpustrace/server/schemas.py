@@ -7,9 +7,11 @@ An n-gram is given either as `query` (text, tokenized with the index's tokenizer
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TokenId = Annotated[int, Field(ge=0, le=2**32 - 1)]
 
 
 class Strict(BaseModel):
@@ -97,7 +99,7 @@ class ModelsResponse(BaseModel):
 
 class NgramRequest(Strict):
     query: str | None = Field(default=None, description="Text of the n-gram.")
-    ids: list[int] | None = Field(default=None, description="Token ids of the n-gram.")
+    ids: list[TokenId] | None = Field(default=None, description="Token ids of the n-gram.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
@@ -125,12 +127,12 @@ class FindResponse(BaseModel):
 
 class PromptFields(Strict):
     prompt: str | None = Field(default=None, description="Prompt text (may be empty).")
-    prompt_ids: list[int] | None = Field(default=None, description="Prompt token ids.")
+    prompt_ids: list[TokenId] | None = Field(default=None, description="Prompt token ids.")
 
 
 class NextFields(PromptFields):
     next_token: str | None = Field(default=None, description="Next token, as text (one token).")
-    next_id: int | None = Field(default=None, description="Next token id.")
+    next_id: TokenId | None = Field(default=None, description="Next token id.")
 
 
 class ProbRequest(NextFields):
@@ -198,7 +200,7 @@ class InfgramResponse(BaseModel):
 
 class SearchRequest(Strict):
     query: str | None = Field(default=None, description="Text of the n-gram to find.")
-    ids: list[int] | None = Field(default=None, description="Token ids of the n-gram.")
+    ids: list[TokenId] | None = Field(default=None, description="Token ids of the n-gram.")
     clauses: list[list[str]] | None = Field(
         default=None,
         description="CNF query: documents matching every clause, a clause matching when "

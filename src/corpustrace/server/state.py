@@ -16,6 +16,7 @@ from fastapi import Request
 from corpustrace.engine.engine import Engine
 from corpustrace.models.base import ChatBackend
 from corpustrace.server.errors import Timeout
+from corpustrace.server.schemas import TraceResponse
 from corpustrace.server.settings import Settings
 from corpustrace.trace import TraceParams, trace
 
@@ -60,7 +61,7 @@ class AppState:
         self.backends = {b.name: b for b in backends}
         self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="corpustrace-work")
         self.traces = LRUCache(settings.cache_size)
-        self._inflight: dict[TraceKey, asyncio.Future[dict[str, Any]]] = {}
+        self._inflight: dict[TraceKey, asyncio.Future[bytes]] = {}
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) on the bounded pool; the time limit counts the wait for a thread too.
@@ -78,28 +79,31 @@ class AppState:
                 f"the request took longer than {self.settings.request_timeout_s:g} s"
             ) from None
 
-    async def trace(self, response: str, prompt: str, params: TraceParams) -> tuple[dict[str, Any], bool]:
-        """The trace as a dict and whether it was cached. Identical requests arriving
-        while one is computed wait for that one instead of computing it again."""
+    async def trace(self, response: str, prompt: str, params: TraceParams) -> tuple[bytes, bool]:
+        """The JSON body of the trace (a TraceResponse) and whether it was cached.
+
+        The body is validated and serialised on the pool, not on the event loop. Identical
+        requests arriving while one is computed wait for that one instead of repeating it.
+        """
         key: TraceKey = (response, prompt, params)
         hit = self.traces.get(key)
         if hit is not None:
-            return hit, True
+            return as_cached(hit), True
         pending = self._inflight.get(key)
         if pending is not None and not pending.cancelled():
             try:
-                return await asyncio.shield(pending), True
+                return as_cached(await asyncio.shield(pending)), True
             except asyncio.CancelledError:
                 if not pending.cancelled():
                     raise  # this request itself was cancelled
         return await self._compute(key), False
 
-    async def _compute(self, key: TraceKey) -> dict[str, Any]:
-        shared: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    async def _compute(self, key: TraceKey) -> bytes:
+        shared: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         shared.add_done_callback(_consume)
         self._inflight[key] = shared
         try:
-            result = await self.run(_trace_dict, self.engine, *key)
+            body = await self.run(trace_json, self.engine, *key)
         except BaseException as exc:
             if isinstance(exc, Exception):
                 shared.set_exception(exc)
@@ -108,17 +112,29 @@ class AppState:
             raise
         finally:
             self._inflight.pop(key, None)
-        shared.set_result(result)
-        self.traces.put(key, result)
-        return result
+        shared.set_result(body)
+        self.traces.put(key, body)
+        return body
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.engine.close()
 
 
-def _trace_dict(engine: Engine, response: str, prompt: str, params: TraceParams) -> dict[str, Any]:
-    return trace(engine, response, prompt, params).to_dict()
+_NOT_CACHED = b',"cached":false}'
+_CACHED = b',"cached":true}'
+
+
+def trace_json(engine: Engine, response: str, prompt: str, params: TraceParams) -> bytes:
+    """The TraceResponse JSON of a fresh trace (`cached` false, its last field)."""
+    result = trace(engine, response, prompt, params).to_dict()
+    body = TraceResponse.model_validate({**result, "cached": False}).model_dump_json().encode()
+    assert body.endswith(_NOT_CACHED), "cached must stay the last field of TraceResponse"
+    return body
+
+
+def as_cached(body: bytes) -> bytes:
+    return body[: -len(_NOT_CACHED)] + _CACHED
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

@@ -1,0 +1,85 @@
+"""`corpustrace serve` and `corpustrace demo`: the web service from the shell."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from corpustrace.cli_common import SubParsers
+from corpustrace.errors import CorpusTraceError
+
+
+class SettingsError(CorpusTraceError):
+    code = "bad_settings"
+
+
+# CLI option -> Settings field; everything else comes from CORPUSTRACE_* or defaults.
+SERVE_OPTIONS = {
+    "host": str,
+    "port": int,
+    "api_token": str,
+    "openai_base_url": str,
+    "openai_model": str,
+    "openai_api_key": str,
+    "local_model": str,
+    "local_gguf_file": str,
+    "workers": int,
+    "log_level": str,
+}
+
+
+def add_serve_commands(sub: SubParsers) -> None:
+    p = sub.add_parser("serve", help="serve the API and the browser UI over an index")
+    p.add_argument("index", nargs="?", type=Path, help="index directory (or CORPUSTRACE_INDEX)")
+    for name, kind in SERVE_OPTIONS.items():
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind)
+    p.set_defaults(handler=run_serve)
+
+    p = sub.add_parser("demo", help="fetch the demo corpus and model, build, serve")
+    p.add_argument("--home", type=Path, help="where fetched and built files go")
+    p.add_argument("--no-model", action="store_true", help="no chat model (no torch needed)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--rebuild", action="store_true", help="fetch and build again")
+    p.set_defaults(handler=run_demo)
+
+
+def make_settings(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
+    from corpustrace.server.settings import Settings
+
+    values: dict[str, Any] = {k: getattr(args, k) for k in SERVE_OPTIONS if getattr(args, k)}
+    if args.index is not None:
+        values["index"] = args.index
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from exc
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from corpustrace.index.format import Manifest
+    from corpustrace.server.serve import serve
+
+    settings = make_settings(args)
+    Manifest.load(settings.index)  # a clear error now rather than at the first request
+    serve(settings)
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from corpustrace.demo import default_home, run_demo
+
+    run_demo(
+        args.home or default_home(),
+        with_model=not args.no_model,
+        host=args.host,
+        port=args.port,
+        rebuild=args.rebuild,
+    )
+    return 0
