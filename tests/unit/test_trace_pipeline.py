@@ -20,7 +20,6 @@ from corpustrace.index.writer import build_from_tokens
 from corpustrace.tokenizer import Tokenizer
 from corpustrace.tokenizer_load import load_tokenizer
 from corpustrace.trace import TraceParams, TraceResult, trace
-from corpustrace.trace.documents import find_each
 from corpustrace.trace.filter import unigram_logprob
 from corpustrace.trace.rerank import level_of
 
@@ -340,6 +339,7 @@ def test_max_frequency_drops_common_spans(story: Engine) -> None:
     assert trace(story, "e", params=rare).spans == []
 
 
-def test_batched_find_equals_engine_find(story: Engine) -> None:
+def test_batched_find_equals_one_at_a_time(story: Engine) -> None:
     grams = [story.tokenizer.encode(t) for t in ["the", "fox", "é", "The quick", "zzzz", " "]]
-    assert find_each(story, grams) == [story.find(g) for g in grams]
+    assert story.find_many(grams) == [story.find(g) for g in grams]
+    assert [f.count for f in story.find_many(grams)] == story.count_many(grams).tolist()

@@ -161,10 +161,17 @@ class Engine:
 
     def find(self, ids: Ids) -> FindResult:
         """Per-shard rank ranges of an n-gram; the empty n-gram matches every real token."""
-        flat, starts, lens = query_batch([self.query(ids)])
+        return self.find_many([ids])[0]
+
+    def find_many(self, seqs: Sequence[Ids]) -> list[FindResult]:
+        """`find` of many n-grams, searched together: about the cost of a single one."""
+        flat, starts, lens = query_batch([self.query(s) for s in seqs])
         lo, hi = self.shard_ranges(flat, starts, lens)
-        ranges = tuple((int(a), int(b)) for a, b in zip(lo[:, 0], hi[:, 0], strict=True))
-        return FindResult(count=sum(b - a for a, b in ranges), ranges=ranges)
+        results = []
+        for j in range(len(seqs)):
+            ranges = tuple((int(a), int(b)) for a, b in zip(lo[:, j], hi[:, j], strict=True))
+            results.append(FindResult(count=sum(b - a for a, b in ranges), ranges=ranges))
+        return results
 
     def count(self, ids: Ids) -> int:
         return self.find(ids).count

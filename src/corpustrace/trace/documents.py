@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from corpustrace.engine.results import FindResult
-from corpustrace.engine.search import query_batch
 from corpustrace.tokenizer import Tokenizer
 from corpustrace.trace.params import TraceParams
 from corpustrace.trace.result import Snippet
@@ -44,28 +42,13 @@ def window_radius(params: TraceParams) -> int:
     return max(params.context_tokens, params.snippet_tokens)
 
 
-def find_each(engine: Engine, span_ids: list[np.ndarray]) -> list[FindResult]:
-    """`Engine.find` of every span in one batched search per shard.
-
-    One `find` per span pays a full pass over the shards each; searching the spans
-    together costs about as much as a single one.
-    """
-    flat, starts, lens = query_batch([engine.query(ids, "span") for ids in span_ids])
-    lo, hi = engine.shard_ranges(flat, starts, lens)
-    results = []
-    for j in range(len(span_ids)):
-        ranges = tuple((int(a), int(b)) for a, b in zip(lo[:, j], hi[:, j], strict=True))
-        results.append(FindResult(count=sum(b - a for a, b in ranges), ranges=ranges))
-    return results
-
-
 def sample_hits(engine: Engine, span_ids: list[np.ndarray], params: TraceParams) -> list[Hit]:
     """Up to `max_documents_per_span` occurrences per span, sampled before any decoding."""
     hits: list[Hit] = []
     if params.max_documents_per_span == 0 or not span_ids:
         return hits
     radius = window_radius(params)
-    finds = find_each(engine, span_ids)
+    finds = engine.find_many(span_ids)
     for index, (ids, found) in enumerate(zip(span_ids, finds, strict=True)):
         limit = params.max_documents_per_span
         occurrences = engine.occurrences(ids, limit, seed=params.seed, found=found)
