@@ -80,8 +80,10 @@ def plain_server(e2e_index: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API runs an event loop in the main thread while
+    it is open, which would break later tests that call asyncio.run()."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

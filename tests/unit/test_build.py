@@ -235,3 +235,35 @@ def test_shard_size_follows_memory_bound() -> None:
     small, large = shard_tokens_for(1 << 30, 2), shard_tokens_for(8 << 30, 2)
     assert 0 < small < large
     assert large * (3 * 2 + 13) <= 8 << 30
+
+
+def test_every_input_format_builds_the_same_documents(tmp_path: Path) -> None:
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import zstandard
+
+    texts = ["first doc ünï", "", "third 🌊 doc"]
+    lines = "".join(json.dumps({"text": t, "id": f"d{i}"}) + "\n" for i, t in enumerate(texts))
+    (tmp_path / "a.jsonl.gz").write_bytes(gzip.compress(lines.encode()))
+    (tmp_path / "b.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(lines.encode()))
+    pq.write_table(pa.table({"text": texts, "id": ["p0", "p1", "p2"]}), tmp_path / "c.parquet")
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    for i, t in enumerate(texts):
+        (tree / "sub" / f"f{i}.txt").write_text(t, encoding="utf-8")
+    for name, inputs in {
+        "gz": [str(tmp_path / "a.jsonl.gz")],
+        "zst": [str(tmp_path / "b.jsonl.zst")],
+        "parquet": [str(tmp_path / "c.parquet")],
+        "tree": [str(tree)],
+    }.items():
+        build(BuildOptions(inputs, tmp_path / f"ix-{name}", "bytes", quiet=True))
+        index = Index.open(tmp_path / f"ix-{name}")
+        assert [bytes(d).decode() for d in doc_tokens(index)] == texts, name
+    tree_index = Index.open(tmp_path / "ix-tree")
+    assert tree_index.shards[0].doc_meta(2)["id"] == "sub/f2.txt"
+    everything = [str(tmp_path / "*.jsonl.*"), str(tmp_path / "c.parquet"), str(tree)]
+    result = build(BuildOptions(everything, tmp_path / "ix-all", "bytes", quiet=True))
+    assert result.documents == 12
