@@ -267,3 +267,5 @@ def test_every_input_format_builds_the_same_documents(tmp_path: Path) -> None:
     everything = [str(tmp_path / "*.jsonl.*"), str(tmp_path / "c.parquet"), str(tree)]
     result = build(BuildOptions(everything, tmp_path / "ix-all", "bytes", quiet=True))
     assert result.documents == 12
+    with pytest.raises(BuildError, match="among the inputs"):
+        build(BuildOptions([str(tmp_path / "ix-all")], tmp_path / "ix-all", None, append=True))

@@ -85,6 +85,7 @@ def build(opts: BuildOptions) -> BuildResult:
     if opts.workers:
         os.environ["RAYON_NUM_THREADS"] = str(opts.workers)
     sources = expand_inputs(opts.inputs)
+    _refuse_output_inside_inputs(out, sources)
     base = _existing_manifest(out, opts)
     tokenizer = _resolve_tokenizer(opts, base)
     match = _match_params(sources, tokenizer, opts)
@@ -174,6 +175,16 @@ def _batches(docs: Iterable[Document]) -> Iterator[list[Document]]:
             batch, chars = [], 0
     if batch:
         yield batch
+
+
+def _refuse_output_inside_inputs(out: Path, sources: list[Source]) -> None:
+    """An index written into a directory it reads would index its own files."""
+    target = out.resolve()
+    for source in sources:
+        if source.path.resolve().is_relative_to(target):
+            raise BuildError(
+                f"{out} is among the inputs ({source.path}): write the index elsewhere"
+            )
 
 
 def _refuse_repeat(out: Path, base: fmt.Manifest, match: dict[str, Any], append: bool) -> None:
