@@ -57,5 +57,3 @@ class ModelError(CorpusTraceError):
     """A chat backend that is not configured, unreachable or failing."""
 
     code = "model_error"
-
-

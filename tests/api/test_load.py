@@ -85,6 +85,7 @@ def test_100_concurrent_traces(index_dir: Path) -> None:
         assert comparable(r.json()) == expected[text]
     assert len(health) >= 3, "health was not probed during the load"
     assert max(health) < HEALTH_LIMIT_S, f"/api/health stalled: {max(health):.2f}s"
+    print(f"{len(health)} health probes during the load, slowest {max(health) * 1000:.0f} ms")
 
 
 def test_load_script(index_dir: Path) -> None:

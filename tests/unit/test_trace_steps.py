@@ -90,6 +90,8 @@ def slow_step1(text: str, docs: list[list[int]], params: TraceParams) -> list[tu
                 continue
             while end > i and not word_boundary(end):
                 end -= 1
+            if end > i and not text[offsets[i][0] : offsets[end - 1][1]].strip():
+                continue  # whitespace only
         if end - i < params.min_span_length or end <= furthest:
             continue
         count = slow_count(docs, seq[i:end])
@@ -446,3 +448,13 @@ def test_params_defaults_are_olmotrace_production_settings() -> None:
 def test_bad_params_raise_query_error(bad: dict[str, object]) -> None:
     with pytest.raises(QueryError):
         TraceParams.from_mapping(bad)
+
+
+def test_blank_spans_are_dropped_with_the_word_rule() -> None:
+    from corpustrace.trace.spans import drop_blank
+
+    text = "ab. cd"
+    offsets = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6)]
+    starts, ends = np.array([0, 3, 3, 4]), np.array([3, 4, 6, 6])
+    kept = drop_blank(starts, ends, text, offsets)
+    assert kept[0].tolist() == [0, 3, 4] and kept[1].tolist() == [3, 6, 6]

@@ -49,8 +49,6 @@ const TraceView = (() => {
       });
       return node;
     }));
-    const total = Array.from(result.text).length;
-    return total;
   }
 
   function bestLevel(levels) {

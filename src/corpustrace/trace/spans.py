@@ -6,6 +6,7 @@ response that occurs in the corpus, a span [i, i + len_i) is
 
 * cut after the first token that contains a delimiter (that token is kept),
 * with the word rule, started only on a word boundary and trimmed back to the last one,
+  and dropped when it holds only whitespace,
 * dropped when shorter than `min_span_length` or occurring more than `max_frequency`
   times (or never),
 * kept only when its end lies past the furthest end kept so far (maximality).
@@ -104,6 +105,15 @@ def candidate_spans(
     return starts[keep], ends[keep]
 
 
+def drop_blank(
+    starts: np.ndarray, ends: np.ndarray, text: str, offsets: Offsets
+) -> tuple[np.ndarray, np.ndarray]:
+    """Spans of whitespace only (a space between two sentences) hold no words: drop them."""
+    pairs = zip(starts.tolist(), ends.tolist(), strict=True)
+    keep = np.array([bool(text[offsets[a][0] : offsets[b - 1][1]].strip()) for a, b in pairs])
+    return (starts[keep], ends[keep]) if len(keep) else (starts, ends)
+
+
 def past_running_max(ends: np.ndarray) -> np.ndarray:
     """Bool mask: is each end strictly past every end before it?"""
     if not len(ends):
@@ -147,6 +157,8 @@ def maximal_spans(
     )
     delims = delimiter_token_mask(text, offsets, params.delimiters)
     starts, ends = candidate_spans(longest, delims, boundaries, params.min_span_length)
+    if params.word_boundaries:
+        starts, ends = drop_blank(starts, ends, text, offsets)
     outer = past_running_max(ends)
     starts, ends = starts[outer], ends[outer]
     spans = [ids[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
