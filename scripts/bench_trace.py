@@ -205,9 +205,18 @@ def open_infini_gram(index: Path, engine: Any, bow_path: Path) -> tuple[Any, str
 
 
 def ig_attribute(ig: Any, ids: list[int]) -> Any:
+    """infini-gram's documented call: spans, each with a pointer for every occurrence."""
     return ig.attribute(
         input_ids=ids, delim_ids=GPT2_DELIMS, min_len=1, max_cnt=MAX_FREQUENCY, enforce_bow=True
     )
+
+
+def ig_attribute_native(ig: Any, ids: list[int]) -> int:
+    """The same search in its C++ engine, without the Python wrapper's per-occurrence dicts."""
+    result = ig.engine.attribute(
+        input_ids=ids, delim_ids=GPT2_DELIMS, min_len=1, max_cnt=MAX_FREQUENCY, enforce_bow=True
+    )
+    return len(result.spans)
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -253,7 +262,7 @@ def cell(s: dict[str, float] | None) -> str:
     return "-" if s is None else f"{s['p50']:.2f} / {s['p95']:.2f}"
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="scripts/bench trace", description=__doc__.split("\n")[0])
     p.add_argument("--index", type=Path, default=DATA / "index-corpustrace")
     p.add_argument("--infini-gram-index", type=Path, default=DATA / "index-infini-gram")
@@ -264,23 +273,129 @@ def main() -> int:
     p.add_argument("--no-cold", action="store_true", help="skip the cold page-cache pass")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json-out", type=Path, default=ROOT / "bench-output" / "trace.json")
-    args = p.parse_args()
-    args.json_out.parent.mkdir(parents=True, exist_ok=True)
+    return p.parse_args()
 
+
+def warm_up(engine: Any, ig: Any, responses: list[str], ids: list[list[int]]) -> None:
+    """One untimed pass brings the pages the queries touch into the page cache."""
+    from corpustrace.trace import trace
+
+    for text, seq in zip(responses, ids, strict=True):
+        trace(engine, text)
+        if ig is not None:
+            ig_attribute_native(ig, seq)
+
+
+def span_search(
+    engine: Any, ig: Any, ids: list[list[int]], res: dict[str, Any], repeats: int, cold: bool
+) -> None:
+    """Our longest_prefixes and spans step against creativity() and attribute()."""
+    reps = ids * repeats
+    out: dict[str, Any] = {
+        "longest_prefixes": timed(engine.longest_prefixes, reps),
+        "trace_spans_step": res["trace"]["warm"]["steps"]["spans"],
+    }
+    if ig is not None:
+        out["ig_creativity"] = timed(lambda s: ig.creativity(input_ids=s), reps)
+        out["ig_attribute_native"] = timed(lambda s: ig_attribute_native(ig, s), reps)
+        out["ig_attribute"] = timed(lambda s: ig_attribute(ig, s), ids)
+        if cold:
+            out["ig_attribute_native_cold"] = timed(
+                lambda s: ig_attribute_native(ig, s), ids, cold=True
+            )
+    res["span_search"] = out
+    res["span_rows"] = [
+        (
+            "longest prefix per position / creativity()",
+            cell(out["longest_prefixes"]),
+            cell(out.get("ig_creativity")),
+        ),
+        (
+            "spans step / attribute() in C++",
+            cell(out["trace_spans_step"]),
+            cell(out.get("ig_attribute_native")),
+        ),
+        (
+            "spans step / attribute() via Python API",
+            cell(out["trace_spans_step"]),
+            cell(out.get("ig_attribute")),
+        ),
+    ]
+    if cold:
+        res["span_rows"].append(
+            (
+                "spans step / attribute() in C++, cold",
+                cell(res["trace"]["cold"]["steps"]["spans"]),
+                cell(out.get("ig_attribute_native_cold")),
+            )
+        )
+
+
+def query_bench(engine: Any, ig: Any, res: dict[str, Any], count: int, seed: int) -> None:
+    """count() and find() p50 for real n-grams of several lengths, both engines."""
+    queries: dict[str, Any] = {}
+    rows = []
+    for n in NGRAM_LENGTHS:
+        grams = corpus_ngrams(engine, n, count, seed)
+        q = {"count": timed(engine.count, grams), "find": timed(engine.find, grams)}
+        if ig is not None:
+            q["ig_count"] = timed(lambda g: ig.count(input_ids=g), grams)
+            q["ig_find"] = timed(lambda g: ig.find(input_ids=g), grams)
+        queries[str(n)] = q
+        for what in ("count", "find"):
+            theirs = q.get(f"ig_{what}")
+            rows.append(
+                (
+                    f"{what} {n}-gram",
+                    f"{q[what]['p50']:.3f}",
+                    "-" if theirs is None else f"{theirs['p50']:.3f}",
+                )
+            )
+    res["queries"], res["query_rows"] = queries, rows
+
+
+def ratios_and_targets(res: dict[str, Any]) -> None:
+    span, queries = res["span_search"], res["queries"]
+    ratios: dict[str, float] = {}
+    if "ig_attribute" in span:
+        spans_p50 = span["trace_spans_step"]["p50"]
+        ratios["longest prefixes / creativity()"] = (
+            span["longest_prefixes"]["p50"] / span["ig_creativity"]["p50"]
+        )
+        ratios["spans step / attribute() in C++"] = spans_p50 / span["ig_attribute_native"]["p50"]
+        ratios["spans step / attribute() via Python API"] = spans_p50 / span["ig_attribute"]["p50"]
+        if "ig_attribute_native_cold" in span:
+            ratios["spans step / attribute() in C++, cold"] = (
+                res["trace"]["cold"]["steps"]["spans"]["p50"]
+                / span["ig_attribute_native_cold"]["p50"]
+            )
+        for n, q in queries.items():
+            ratios[f"count {n}-gram / count()"] = q["count"]["p50"] / q["ig_count"]["p50"]
+            ratios[f"find {n}-gram / find()"] = q["find"]["p50"] / q["ig_find"]["p50"]
+    res["ratios"] = ratios
+    span_ratio = ratios.get("spans step / attribute() in C++")
+    trace_p50 = res["trace"]["warm"]["steps"]["total"]["p50"]
+    res["targets"] = {
+        f"trace p50 <= {TARGET_TRACE_P50_MS:g} ms (warm)": trace_p50 <= TARGET_TRACE_P50_MS,
+        f"spans step within {TARGET_SPAN_RATIO}x of attribute() in C++": (
+            None if span_ratio is None else span_ratio <= TARGET_SPAN_RATIO
+        ),
+        f"count p50 < {TARGET_COUNT_P50_MS:g} ms (every length)": all(
+            q["count"]["p50"] < TARGET_COUNT_P50_MS for q in queries.values()
+        ),
+    }
+
+
+def main() -> int:
+    args = parse_args()
+    args.json_out.parent.mkdir(parents=True, exist_ok=True)
     from corpustrace.engine import Engine
 
     engine = Engine.open(args.index)
     responses = make_responses(engine, args.responses, args.response_tokens, args.seed)
     ids = [[int(t) for t in engine.tokenizer.encode(r)] for r in responses]
     ig, skipped = open_infini_gram(args.infini_gram_index, engine, args.json_out.parent / "bow")
-
-    # Warm-up: one untimed pass brings the pages the queries touch into the cache.
-    from corpustrace.trace import trace
-
-    for text, seq in zip(responses, ids, strict=True):
-        trace(engine, text)
-        if ig is not None:
-            ig_attribute(ig, seq)
+    warm_up(engine, ig, responses, ids)
     res: dict[str, Any] = {
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
@@ -294,87 +409,12 @@ def main() -> int:
         "trace": {"warm": trace_runs(engine, responses, args.repeats, cold=False)},
         "infini_gram_skipped": skipped,
     }
-    cold = not args.no_cold and drop_caches()
-    res["cold_available"] = cold
+    cold = res["cold_available"] = not args.no_cold and drop_caches()
     if cold:
         res["trace"]["cold"] = trace_runs(engine, responses, 1, cold=True)
-
-    def reps(items: list[Any]) -> list[Any]:
-        return items * args.repeats
-
-    lp = timed(engine.longest_prefixes, reps(ids))
-    spans_warm = res["trace"]["warm"]["steps"]["spans"]
-    creat = attr = attr_cold = None
-    if ig is not None:
-        creat = timed(lambda s: ig.creativity(input_ids=s), reps(ids))
-        attr = timed(lambda s: ig_attribute(ig, s), reps(ids))
-        if cold:
-            attr_cold = timed(lambda s: ig_attribute(ig, s), ids, cold=True)
-    res["span_search"] = {
-        "longest_prefixes": lp,
-        "trace_spans_step": spans_warm,
-        "ig_creativity": creat,
-        "ig_attribute": attr,
-        "ig_attribute_cold": attr_cold,
-    }
-    span_rows = [
-        ("longest prefix per position (creativity)", cell(lp), cell(creat)),
-        ("spans step (attribute)", cell(spans_warm), cell(attr)),
-    ]
-    if cold:
-        span_rows.append(
-            (
-                "spans step, cold (attribute, cold)",
-                cell(res["trace"]["cold"]["steps"]["spans"]),
-                cell(attr_cold),
-            )
-        )
-
-    queries: dict[str, Any] = {}
-    query_rows = []
-    for n in NGRAM_LENGTHS:
-        grams = corpus_ngrams(engine, n, args.queries, args.seed)
-        q = {"count": timed(engine.count, grams), "find": timed(engine.find, grams)}
-        if ig is not None:
-            q["ig_count"] = timed(lambda g: ig.count(input_ids=g), grams)
-            q["ig_find"] = timed(lambda g: ig.find(input_ids=g), grams)
-        queries[str(n)] = q
-        for what in ("count", "find"):
-            theirs = q.get(f"ig_{what}")
-            query_rows.append(
-                (
-                    f"{what} {n}-gram",
-                    f"{q[what]['p50']:.3f}",
-                    "-" if theirs is None else f"{theirs['p50']:.3f}",
-                )
-            )
-    res["queries"] = queries
-    res["span_rows"], res["query_rows"] = span_rows, query_rows
-
-    ratios: dict[str, float] = {}
-    if ig is not None:
-        ratios["longest prefixes p50 / creativity p50"] = lp["p50"] / creat["p50"]
-        ratios["spans step p50 / attribute p50"] = spans_warm["p50"] / attr["p50"]
-        if attr_cold:
-            cold_spans = res["trace"]["cold"]["steps"]["spans"]["p50"]
-            ratios["spans step p50 / attribute p50 (cold)"] = cold_spans / attr_cold["p50"]
-        for n, q in queries.items():
-            ratios[f"count {n}-gram p50 / ig count p50"] = q["count"]["p50"] / q["ig_count"]["p50"]
-            ratios[f"find {n}-gram p50 / ig find p50"] = q["find"]["p50"] / q["ig_find"]["p50"]
-    res["ratios"] = ratios
-    span_ratio = ratios.get("spans step p50 / attribute p50")
-    res["targets"] = {
-        f"trace p50 <= {TARGET_TRACE_P50_MS:g} ms (warm)": res["trace"]["warm"]["steps"]["total"][
-            "p50"
-        ]
-        <= TARGET_TRACE_P50_MS,
-        f"spans step within {TARGET_SPAN_RATIO}x of attribute()": None
-        if span_ratio is None
-        else span_ratio <= TARGET_SPAN_RATIO,
-        f"count p50 < {TARGET_COUNT_P50_MS:g} ms (every length)": all(
-            q["count"]["p50"] < TARGET_COUNT_P50_MS for q in queries.values()
-        ),
-    }
+    span_search(engine, ig, ids, res, args.repeats, cold)
+    query_bench(engine, ig, res, args.queries, args.seed)
+    ratios_and_targets(res)
     print_table(res)
     args.json_out.write_text(json.dumps(res, indent=2, default=str))
     print(f"\nwritten: {args.json_out}")

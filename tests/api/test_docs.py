@@ -70,6 +70,14 @@ def test_every_json_route_declares_its_response(client: TestClient) -> None:
             assert "text/event-stream" in route.responses[200]["content"]
             continue
         assert route.response_model is not None, route.path
-    schema = client.get("/api/openapi.json").json()
+    schema = client.get("/openapi.json").json()
     assert "/api/trace" in schema["paths"]
     assert "TraceResponse" in schema["components"]["schemas"]
+
+
+def test_swagger_ui_is_served_offline(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and "/openapi.json" in page.text
+    assert "cdn" not in page.text.lower()
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert client.get(f"/static/swagger-ui/{asset}").status_code == 200

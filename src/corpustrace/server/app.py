@@ -12,6 +12,7 @@ import corpustrace
 from corpustrace.engine.engine import Engine
 from corpustrace.models.base import backends_from_settings
 from corpustrace.server import chat, routes_api, routes_pages
+from corpustrace.server.apidocs import install_api_docs
 from corpustrace.server.errors import BodyLimitMiddleware, install_handlers
 from corpustrace.server.security import install_cors
 from corpustrace.server.settings import Settings
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.warm_up()
         try:
             yield
         finally:
@@ -48,13 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=corpustrace.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        openapi_url="/api/openapi.json",
-        docs_url=None,  # FastAPI's docs pages load scripts from a CDN; the UI must work offline
+        openapi_url="/openapi.json",
+        docs_url=None,  # FastAPI's own /docs loads scripts from a CDN: see install_api_docs
         redoc_url=None,
     )
     app.state.corpustrace = state
     app.state.templates = routes_pages.make_templates()
     install_handlers(app)
+    install_api_docs(app)
     for router in (routes_api.public, routes_api.router, chat.router, routes_pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=routes_pages.web_dir() / "static"), name="static")

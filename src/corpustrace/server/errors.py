@@ -183,6 +183,8 @@ class BodyLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
+            if declared <= DRAIN_LIMIT:
+                await _drain(receive)
             await self._refuse(scope, receive, send)
             return
         seen = 0
@@ -205,6 +207,18 @@ class BodyLimitMiddleware:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_json(413, "too_large", self._message(), {"Connection": "close"})
         await response(scope, receive, send)
+
+
+# Read and drop an oversize body up to this size before answering 413: a client still
+# sending when the server answers and closes would see "connection reset", not the 413.
+DRAIN_LIMIT = 16 << 20
+
+
+async def _drain(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from corpustrace.server.settings import Settings
 from corpustrace.trace import TraceParams, trace
 
 T = TypeVar("T")
+logger = logging.getLogger("corpustrace")
 TraceKey = tuple[str, str, TraceParams]
 
 
@@ -115,6 +117,21 @@ class AppState:
         shared.set_result(body)
         self.traces.put(key, body)
         return body
+
+    def warm_up(self) -> None:
+        """Start-up work off the event loop: the tokenizer's byte table (first trace) and
+        local models, so the first chat does not wait for a model to load."""
+        threading.Thread(target=self._warm, name="corpustrace-warm-up", daemon=True).start()
+
+    def _warm(self) -> None:
+        _ = self.engine.tokenizer.token_bytes
+        for backend in self.backends.values():
+            load = getattr(backend, "load", None)
+            if callable(load):
+                try:
+                    load()
+                except Exception as exc:  # reported again, as a chat error, when used
+                    logger.warning("chat model %s failed to load: %s", backend.name, exc)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

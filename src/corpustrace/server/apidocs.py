@@ -1,0 +1,29 @@
+"""`/docs`: Swagger UI for the OpenAPI schema, served from the installed
+`swagger-ui-bundle` package instead of FastAPI's default CDN, so it works offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+ASSETS = "/static/swagger-ui"
+
+
+def install_api_docs(app: FastAPI) -> None:
+    import swagger_ui_bundle
+
+    app.mount(ASSETS, StaticFiles(directory=Path(swagger_ui_bundle.swagger_ui_path)), "swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="corpustrace API",
+            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS}/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
