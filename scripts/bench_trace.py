@@ -13,6 +13,7 @@ position), `attribute()` (OLMoTrace's span step) and `count()` / `find()`.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import json
 import random
@@ -141,35 +142,75 @@ def drop_caches() -> bool:
         return False
 
 
-def trace_runs(engine: Any, responses: list[str], repeats: int, cold: bool) -> dict[str, Any]:
-    """Per step p50/p95 of trace() over every response, `repeats` times each."""
-    from corpustrace.trace import trace
-
+def step_stats(results: list[Any], walls: list[float]) -> dict[str, Any]:
+    """p50/p95 of every step of TraceResult.timings_ms, plus the wall time around trace()."""
     steps: dict[str, list[float]] = {}
-    spans = docs = 0
-    for _ in range(repeats):
-        for text in responses:
-            if cold:
-                drop_caches()
-            wall, result = ms(lambda text=text: trace(engine, text))
-            for name, value in result.timings_ms.items():
-                steps.setdefault(name, []).append(float(value))
-            steps.setdefault("wall", []).append(wall)
-            spans += len(result.spans)
-            docs += len(result.documents)
-    runs = repeats * len(responses)
+    for result in results:
+        for name, value in result.timings_ms.items():
+            steps.setdefault(name, []).append(float(value))
+    steps["wall"] = walls
     return {
         "steps": {k: stats(v) for k, v in steps.items()},
-        "spans_per_trace": spans / runs,
-        "documents_per_trace": docs / runs,
+        "spans_per_trace": statistics.fmean(len(r.spans) for r in results),
+        "documents_per_trace": statistics.fmean(len(r.documents) for r in results),
     }
 
 
-def timed(fn: Callable[[Any], Any], items: list[Any], cold: bool = False) -> dict[str, float]:
+def trace_runs(engine: Any, responses: list[str], repeats: int) -> dict[str, Any]:
+    """Per step p50/p95 of trace() over every response, `repeats` times each."""
+    from corpustrace.trace import trace
+
+    results, walls = [], []
+    for _ in range(repeats):
+        for text in responses:
+            wall, result = ms(lambda text=text: trace(engine, text))
+            results.append(result)
+            walls.append(wall)
+    return step_stats(results, walls)
+
+
+def fresh_trace_runs(index: Path, responses: list[str], drop: bool) -> dict[str, Any]:
+    """Each response traced by a freshly opened engine, after dropping the page cache if `drop`.
+
+    drop_caches leaves pages that a process has mapped, so no engine over the index may
+    be open in this process while this runs. Without `drop` this measures what a first
+    query on a new engine costs apart from disk reads (lazy tables, first touches).
+    """
+    from corpustrace.engine import Engine
+    from corpustrace.trace import trace
+
+    results, walls, opens = [], [], []
+    for text in responses:
+        gc.collect()
+        if drop:
+            drop_caches()
+        open_ms, engine = ms(lambda: Engine.open(index))
+        wall, result = ms(lambda text=text, engine=engine: trace(engine, text))
+        engine.close()
+        del engine
+        results.append(result)
+        walls.append(wall)
+        opens.append(open_ms)
+    out = step_stats(results, walls)
+    out["steps"]["open (not in total)"] = stats(opens)
+    return out
+
+
+def cold_ig_runs(make_ig: Callable[[], Any], ids: list[list[int]]) -> dict[str, float]:
+    """attribute() in C++ by a freshly constructed infini-gram engine after dropping the cache."""
+    times = []
+    for seq in ids:
+        gc.collect()
+        drop_caches()
+        ig = make_ig()
+        times.append(ms(lambda seq=seq, ig=ig: ig_attribute_native(ig, seq))[0])
+        del ig
+    return stats(times)
+
+
+def timed(fn: Callable[[Any], Any], items: list[Any]) -> dict[str, float]:
     times = []
     for item in items:
-        if cold:
-            drop_caches()
         times.append(ms(lambda item=item: fn(item))[0])
     return stats(times)
 
@@ -177,8 +218,8 @@ def timed(fn: Callable[[Any], Any], items: list[Any], cold: bool = False) -> dic
 # -- infini-gram ----------------------------------------------------------------------------
 
 
-def open_infini_gram(index: Path, engine: Any, bow_path: Path) -> tuple[Any, str]:
-    """infini-gram's engine over its index of the same corpus, or None with a reason."""
+def infini_gram_factory(index: Path, engine: Any, bow_path: Path) -> tuple[Any, str]:
+    """A maker of infini-gram engines over its index of the same corpus, or None and why."""
     if importlib.util.find_spec("infini_gram") is None:
         return None, "infini-gram is not installed"
     if not (index / "table.0").is_file():
@@ -193,15 +234,18 @@ def open_infini_gram(index: Path, engine: Any, bow_path: Path) -> tuple[Any, str
         if b and not (b[0] < 128 and chr(b[0]).isalnum())
     ]
     bow_path.write_text("\n".join(map(str, bow)) + "\n")
-    ig = InfiniGramEngine(
-        index_dir=str(index),
-        eos_token_id=GPT2_EOS,
-        vocab_size=50257,
-        version=4,
-        token_dtype="u16",
-        bow_ids_path=str(bow_path),
-    )
-    return ig, ""
+
+    def make() -> Any:
+        return InfiniGramEngine(
+            index_dir=str(index),
+            eos_token_id=GPT2_EOS,
+            vocab_size=50257,
+            version=4,
+            token_dtype="u16",
+            bow_ids_path=str(bow_path),
+        )
+
+    return make, ""
 
 
 def ig_attribute(ig: Any, ids: list[int]) -> Any:
@@ -230,11 +274,17 @@ def print_table(res: dict[str, Any]) -> None:
         f"{res['responses']['tokens_p50']:.0f} tokens (p50)"
     )
     print(f"machine: {res['machine']}\n")
-    for mode in ("warm", "cold"):
+    labels = {
+        "warm": "warm page cache",
+        "fresh": "new engine each, warm page cache",
+        "cold": "new engine each, cold page cache",
+    }
+    for mode in ("warm", "fresh", "cold"):
         t = res["trace"].get(mode)
         if not t:
             continue
-        print(f"trace ({mode} page cache), ms   {'p50':>10}{'p95':>10}")
+        print(f"trace ({labels[mode]}), ms")
+        print(f"  {'':28}{'p50':>10}{'p95':>10}")
         for step, s in t["steps"].items():
             print(f"  {step:28}{s['p50']:10.1f}{s['p95']:10.1f}")
         print(
@@ -287,7 +337,7 @@ def warm_up(engine: Any, ig: Any, responses: list[str], ids: list[list[int]]) ->
 
 
 def span_search(
-    engine: Any, ig: Any, ids: list[list[int]], res: dict[str, Any], repeats: int, cold: bool
+    engine: Any, ig: Any, ids: list[list[int]], res: dict[str, Any], repeats: int
 ) -> None:
     """Our longest_prefixes and spans step against creativity() and attribute()."""
     reps = ids * repeats
@@ -299,10 +349,6 @@ def span_search(
         out["ig_creativity"] = timed(lambda s: ig.creativity(input_ids=s), reps)
         out["ig_attribute_native"] = timed(lambda s: ig_attribute_native(ig, s), reps)
         out["ig_attribute"] = timed(lambda s: ig_attribute(ig, s), ids)
-        if cold:
-            out["ig_attribute_native_cold"] = timed(
-                lambda s: ig_attribute_native(ig, s), ids, cold=True
-            )
     res["span_search"] = out
     res["span_rows"] = [
         (
@@ -321,14 +367,6 @@ def span_search(
             cell(out.get("ig_attribute")),
         ),
     ]
-    if cold:
-        res["span_rows"].append(
-            (
-                "spans step / attribute() in C++, cold",
-                cell(res["trace"]["cold"]["steps"]["spans"]),
-                cell(out.get("ig_attribute_native_cold")),
-            )
-        )
 
 
 def query_bench(engine: Any, ig: Any, res: dict[str, Any], count: int, seed: int) -> None:
@@ -386,6 +424,28 @@ def ratios_and_targets(res: dict[str, Any]) -> None:
     }
 
 
+def cold_phase(
+    args: argparse.Namespace,
+    make_ig: Any,
+    responses: list[str],
+    ids: list[list[int]],
+    res: dict[str, Any],
+) -> None:
+    """Cold page cache: every engine is reopened after drop_caches (none may stay open)."""
+    res["cold_available"] = not args.no_cold and drop_caches()
+    if not res["cold_available"]:
+        return
+    res["trace"]["fresh"] = fresh_trace_runs(args.index, responses, drop=False)
+    res["trace"]["cold"] = fresh_trace_runs(args.index, responses, drop=True)
+    cold_spans = res["trace"]["cold"]["steps"]["spans"]
+    theirs = None
+    if make_ig is not None:
+        theirs = res["span_search"]["ig_attribute_native_cold"] = cold_ig_runs(make_ig, ids)
+    res["span_rows"].append(
+        ("spans step / attribute() in C++, cold", cell(cold_spans), cell(theirs))
+    )
+
+
 def main() -> int:
     args = parse_args()
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -394,7 +454,9 @@ def main() -> int:
     engine = Engine.open(args.index)
     responses = make_responses(engine, args.responses, args.response_tokens, args.seed)
     ids = [[int(t) for t in engine.tokenizer.encode(r)] for r in responses]
-    ig, skipped = open_infini_gram(args.infini_gram_index, engine, args.json_out.parent / "bow")
+    bow = args.json_out.parent / "bow_ids.txt"
+    make_ig, skipped = infini_gram_factory(args.infini_gram_index, engine, bow)
+    ig = make_ig() if make_ig is not None else None
     warm_up(engine, ig, responses, ids)
     res: dict[str, Any] = {
         "machine": machine(),
@@ -406,14 +468,14 @@ def main() -> int:
             "index": str(args.index),
         },
         "responses": {"count": len(responses), "tokens_p50": statistics.median(map(len, ids))},
-        "trace": {"warm": trace_runs(engine, responses, args.repeats, cold=False)},
+        "trace": {"warm": trace_runs(engine, responses, args.repeats)},
         "infini_gram_skipped": skipped,
     }
-    cold = res["cold_available"] = not args.no_cold and drop_caches()
-    if cold:
-        res["trace"]["cold"] = trace_runs(engine, responses, 1, cold=True)
-    span_search(engine, ig, ids, res, args.repeats, cold)
+    span_search(engine, ig, ids, res, args.repeats)
     query_bench(engine, ig, res, args.queries, args.seed)
+    engine.close()
+    del engine, ig
+    cold_phase(args, make_ig, responses, ids, res)
     ratios_and_targets(res)
     print_table(res)
     args.json_out.write_text(json.dumps(res, indent=2, default=str))

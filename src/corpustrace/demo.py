@@ -67,7 +67,7 @@ def run_demo(home: Path, *, with_model: bool, host: str, port: int, rebuild: boo
     model: dict[str, Any] = {}
     if with_model:
         model = {"local_model": str(gguf.parent), "local_gguf_file": gguf.name}
-        say(f"chat model: {gguf.name} (loads on the first chat message)")
+        say(f"chat model: {gguf.name} (loading in the background; chat is ready when it is)")
     else:
         say("no chat model (--no-model): paste any text to trace it")
     say(f"serving http://{host}:{port}/  (Ctrl-C stops)")

@@ -458,3 +458,15 @@ def test_blank_spans_are_dropped_with_the_word_rule() -> None:
     starts, ends = np.array([0, 3, 3, 4]), np.array([3, 4, 6, 6])
     kept = drop_blank(starts, ends, text, offsets)
     assert kept[0].tolist() == [0, 3, 4] and kept[1].tolist() == [3, 6, 6]
+
+
+def test_repeated_snippets_of_one_document_are_shown_once() -> None:
+    from corpustrace.trace.merge import distinct_snippets
+    from corpustrace.trace.result import Snippet
+
+    a, b, c = (
+        Snippet("x the tower y", 0, 2, 11),
+        Snippet("x the tower y", 3, 2, 11),
+        Snippet("z", 1, 0, 1),
+    )
+    assert distinct_snippets([a, b, c]) == [a, c]

@@ -41,8 +41,17 @@ const CT = (() => {
    * elements (overlapping ranges are merged into one). */
   function marked(text, ranges, make) {
     const cps = codePoints(text);
+    // Marks skip the whitespace at their edges: byte-level BPE tokens carry the space
+    // before a word (" Tower"), which reads badly as part of a highlight.
+    const trim = (r) => {
+      let start = Math.max(0, r.start);
+      let end = Math.min(cps.length, r.end);
+      while (start < end && /\s/.test(cps[start])) start += 1;
+      while (end > start && /\s/.test(cps[end - 1])) end -= 1;
+      return { ...r, start, end };
+    };
     const sorted = ranges
-      .map((r) => ({ ...r, start: Math.max(0, r.start), end: Math.min(cps.length, r.end) }))
+      .map(trim)
       .filter((r) => r.end > r.start)
       .sort((a, b) => a.start - b.start || b.end - a.end);
     const merged = [];

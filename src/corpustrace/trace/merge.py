@@ -122,6 +122,19 @@ def group_by_document(hits: list[Hit]) -> dict[int, list[int]]:
     return groups
 
 
+def distinct_snippets(snippets: list[Snippet]) -> list[Snippet]:
+    """Drop repeats: two spans of the response with the same text (say, a name said
+    twice) can sample the same occurrence, which would show the same snippet twice."""
+    seen: set[tuple[str, int, int]] = set()
+    kept = []
+    for snippet in snippets:
+        key = (snippet.text, snippet.char_start, snippet.char_end)
+        if key not in seen:
+            seen.add(key)
+            kept.append(snippet)
+    return kept
+
+
 def merge_documents(
     tokenizer: Tokenizer,
     hits: list[Hit],
@@ -144,7 +157,7 @@ def merge_documents(
                 relevance=0.0,
                 level="low",
                 spans=sorted({h.span for h in doc_hits}),
-                snippets=[snippets[i] for i in members],
+                snippets=distinct_snippets([snippets[i] for i in members]),
                 context=context,
                 context_spans=marks,
             )
