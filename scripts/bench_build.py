@@ -212,7 +212,7 @@ def tail(log: Path, lines: int = 15) -> str:
 
 
 def build_ours(args: argparse.Namespace, inputs: list[str], tok: Path) -> dict[str, Any]:
-    out = args.data / "index-corpustrace"
+    out = args.out or args.data / "index-corpustrace"
     shutil.rmtree(out, ignore_errors=True)
     cmd = [
         str(VENV_BIN / "corpustrace"),
@@ -425,6 +425,7 @@ def main() -> int:
         default=list(DEFAULT_DIRS),
         help="top-level kernel directories forming the corpus",
     )
+    p.add_argument("--out", type=Path, help="our index (default: DATA/index-corpustrace)")
     p.add_argument("--max-memory", default="4G", help="--max-memory of corpustrace build")
     p.add_argument("--workers", type=int, help="tokenizer threads / infini-gram --cpus")
     p.add_argument("--no-infini-gram", action="store_true", help="only our own build")

@@ -83,3 +83,40 @@ def test_saved_tokenizer_reloads(tmp_path: Path, bpe_path: Path) -> None:
     again = Tokenizer.from_index_dir(tmp_path)
     assert again.describe() == tok.describe()
     assert again.token_bytes == tok.token_bytes
+
+
+def write_gguf(path: Path, bpe_path: Path, model: str = "gpt2", pre: str = "gpt2") -> Path:
+    """A GGUF file holding only the fixture BPE's vocabulary and merges (no tensors)."""
+    import gguf
+
+    spec = json.loads(bpe_path.read_text())
+    vocab = sorted(spec["model"]["vocab"].items(), key=lambda kv: kv[1])
+    merges = [m if isinstance(m, str) else " ".join(m) for m in spec["model"]["merges"]]
+    specials = {t["content"] for t in spec["added_tokens"]}
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_tokenizer_model(model)
+    writer.add_tokenizer_pre(pre)
+    writer.add_token_list([t for t, _ in vocab])
+    writer.add_token_types([3 if t in specials else 1 for t, _ in vocab])
+    writer.add_token_merges(merges)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_gguf_vocabulary_loads_without_torch(tmp_path: Path, bpe_path: Path) -> None:
+    from_gguf = load_tokenizer(write_gguf(tmp_path / "m.gguf", bpe_path))
+    reference = load_tokenizer(bpe_path)
+    text = "The river begins as a thin line of melt water. Café « river » 🌊<|endoftext|>"
+    assert from_gguf.encode(text).tolist() == reference.encode(text).tolist()
+    assert from_gguf.decode(from_gguf.encode(text)) == text
+    assert load_tokenizer(tmp_path).vocab_size == reference.vocab_size  # a directory with it
+    digits = load_tokenizer(write_gguf(tmp_path / "d.gguf", bpe_path, pre="smollm"))
+    assert len(digits.encode("2024")) == 4  # smollm splits digits one by one
+    with pytest.raises(TokenizerError, match="not supported"):
+        load_tokenizer(write_gguf(tmp_path / "spm.gguf", bpe_path, model="llama"))
+    (tmp_path / "junk.gguf").write_bytes(b"not a gguf file")
+    with pytest.raises(TokenizerError, match="not a readable GGUF"):
+        load_tokenizer(tmp_path / "junk.gguf")
