@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import hashlib
 import importlib.util
 import json
 import os
@@ -123,6 +124,13 @@ def hf_home(data: Path) -> Path:
     (snap / "config.json").write_text(json.dumps(config))
     (snap / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 1024}))
     return home
+
+
+def jsonl_dir(data: Path, dirs: list[str]) -> Path:
+    """Where the JSONL copy of a choice of directories goes (one copy per choice)."""
+    if tuple(dirs) == DEFAULT_DIRS:
+        return data / "jsonl"
+    return data / ("jsonl-" + hashlib.sha1(" ".join(dirs).encode()).hexdigest()[:10])
 
 
 def write_jsonl(inputs: list[str], out_dir: Path) -> dict[str, Any]:
@@ -328,18 +336,30 @@ def parse_size(text: str) -> int:
 # -- report --------------------------------------------------------------------------------
 
 
-def summarize_profile(folded: Path, top: int = 25) -> list[tuple[str, float]]:
-    """Share of samples per function (inclusive) from py-spy's raw (folded) output."""
-    inclusive: collections.Counter[str] = collections.Counter()
-    total = 0
+def summarize_profile(folded: Path, top: int = 25) -> dict[str, Any]:
+    """Per thread: busy seconds and share of its samples per function (inclusive).
+
+    From py-spy's raw (folded) output at 50 samples/s. py-spy sees Python threads only:
+    time the Rust tokenizer's own threads spend shows as the main thread waiting.
+    """
+    inclusive: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    totals: collections.Counter[str] = collections.Counter()
     for line in folded.read_text(errors="replace").splitlines():
         stack, _, n = line.rpartition(" ")
         if not n.isdigit():
             continue
-        total += int(n)
-        for frame in {f.split(" (")[0] for f in stack.split(";")}:
-            inclusive[frame] += int(n)
-    return [(name, n / total) for name, n in inclusive.most_common(top)] if total else []
+        thread, *frames = stack.split(";")
+        name = thread.split(": ", 1)[-1]
+        totals[name] += int(n)
+        for frame in {f.split(" (")[0] for f in frames if not f.startswith("0x")}:
+            inclusive[name][frame] += int(n)
+    return {
+        name: {
+            "busy_s": total / 50,
+            "functions": [(f, c / total) for f, c in inclusive[name].most_common(top)],
+        }
+        for name, total in totals.most_common()
+    }
 
 
 def gib(n: float) -> str:
@@ -443,19 +463,22 @@ def main() -> int:
     inputs = [str(tree / d) for d in args.dirs]
     started = datetime.now(UTC).isoformat(timespec="seconds")
     # Written first: this also brings the files into the page cache for both builds.
-    corpus = write_jsonl(inputs, args.data / "jsonl")
+    jsonl = jsonl_dir(args.data, args.dirs)
+    corpus = write_jsonl(inputs, jsonl)
     corpus.update(dirs=args.dirs, machine=machine(), date=started)
     ours = build_ours(args, inputs, tok)
     ig: dict[str, Any] = {"skipped": "--no-infini-gram"}
     if not args.no_infini_gram:
-        ig = build_infini_gram(args, args.data / "jsonl", ours["tokens"], ours["documents"])
+        ig = build_infini_gram(args, jsonl, ours["tokens"], ours["documents"])
     summary = report(ours, ig, corpus)
     result = {"corpus": corpus, "corpustrace": ours, "infini_gram": ig, **summary}
     if args.profile:
         result["profile"] = summarize_profile(args.json_out.parent / "build.folded")
-        print("\nwhere the time goes (share of samples, inclusive):")
-        for name, share in result["profile"]:
-            print(f"  {share:6.1%}  {name}")
+        print("\nwhere the time goes (busy seconds per thread; share of its samples):")
+        for thread, info in result["profile"].items():
+            print(f"  {thread}: {info['busy_s']:.1f} s busy")
+            for name, share in info["functions"]:
+                print(f"    {share:6.1%}  {name}")
     args.json_out.write_text(json.dumps(result, indent=2, default=str))
     print(f"\nwritten: {args.json_out}")
     return 0

@@ -34,7 +34,8 @@ from corpustrace.tokenizer_load import load_tokenizer
 BATCH_CHARS = 4 << 20
 BATCH_DOCS = 2048
 FIXED_OVERHEAD = 512 << 20
-MAX_SHARD_POSITIONS = (1 << 32) - 1
+# divsufsort gives int32 positions over the token bytes up to 2^31 - 1 bytes.
+MAX_SHARD_BYTES = (1 << 31) - 1
 
 
 @dataclass
@@ -72,11 +73,12 @@ def shard_tokens_for(max_memory: int, width: int) -> int:
     """Positions per shard so that filling one shard while sorting another fits.
 
     Per position: the buffer being filled (width), and in the writer the concatenated
-    tokens, divsufsort's writable copy (width each), its int64 output (8) and the
-    packed suffix array (up to 5): 3 * width + 13 bytes.
+    tokens and their big-endian copy for divsufsort (width each) and divsufsort's int32
+    output over the token bytes (4 * width): 7 * width bytes. The suffix array is
+    filtered and written in chunks, so it adds a constant, not a per-position cost.
     """
     usable = max(max_memory - FIXED_OVERHEAD, 1 << 20)
-    return int(min(usable // (3 * width + 13), MAX_SHARD_POSITIONS))
+    return int(min(usable // (7 * width), MAX_SHARD_BYTES // width))
 
 
 def build(opts: BuildOptions) -> BuildResult:

@@ -48,14 +48,34 @@ def shard_arrays(buf: ShardBuffer) -> tuple[np.ndarray, np.ndarray]:
     return tokens, starts
 
 
-def suffix_array(tokens: np.ndarray) -> np.ndarray:
-    """Suffix array of a token sequence, ordered as integer sequences (divsufsort)."""
-    if len(tokens) == 0:
-        return np.empty(0, dtype=np.int64)
-    work = np.array(tokens, copy=True)  # divsufsort refuses read-only input
-    if work.dtype.byteorder == ">":  # pragma: no cover - we only write little-endian
-        work = work.astype(work.dtype.newbyteorder("<"))
-    return np.asarray(pydivsufsort.divsufsort(work))
+SA_CHUNK = 1 << 24  # byte-level suffix-array entries filtered and written per step
+
+
+def write_suffix_array(tokens: np.ndarray, width: int, path: Path) -> int:
+    """Sort the suffixes of a token sequence (as integer sequences) and write their
+    positions as `width`-byte little-endian integers; returns how many were written.
+
+    divsufsort sorts bytes. Token ids stored big-endian compare bytewise exactly as
+    integers, so the suffixes that start on a token boundary (byte offsets divisible by
+    the token width) come out in token order. Streaming the byte-level result through
+    that filter in chunks keeps the peak near 4 bytes per byte of tokens (int32
+    output), instead of the several full-size temporaries of a one-shot filter.
+    """
+    itemsize = tokens.dtype.itemsize
+    big = tokens.astype(tokens.dtype.newbyteorder(">"))  # a writable copy, as divsufsort needs
+    byte_sa = pydivsufsort.divsufsort(big.view(np.uint8)) if len(big) else np.empty(0, np.int32)
+    del big
+    written = 0
+    with path.open("wb") as fh:
+        for lo in range(0, len(byte_sa), SA_CHUNK):
+            part = np.asarray(byte_sa[lo : lo + SA_CHUNK])
+            if itemsize > 1:
+                part = part[part % itemsize == 0] // itemsize
+            pack_positions(part, width).tofile(fh)
+            written += len(part)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return written
 
 
 def pack_positions(sa: np.ndarray, width: int) -> np.ndarray:
@@ -94,7 +114,8 @@ def write_shard(buf: ShardBuffer, directory: Path, name: str, vocab_size: int) -
     real = tokens[tokens != buf.separator]
     write_array(tmp / fmt.SHARD_UNIGRAM, np.bincount(real, minlength=vocab_size).astype("<u8"))
     del real
-    write_array(tmp / fmt.SA, pack_positions(suffix_array(tokens), width))
+    if write_suffix_array(tokens, width, tmp / fmt.SA) != len(tokens):
+        raise RuntimeError("suffix array has the wrong length")  # pragma: no cover
     del tokens
     files = {
         f: fmt.FileInfo(bytes=(tmp / f).stat().st_size, sha256=fmt.sha256_file(tmp / f))
