@@ -7,6 +7,7 @@ resumes after the last complete shard (`build-state.json` records what it was).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -228,17 +229,23 @@ def _match_params(
 ) -> dict[str, Any]:
     """What a resumed or repeated run must share with the first one."""
     return {
-        "inputs": [_fingerprint(s.path) for s in sources],
+        "inputs": [str(Path(i).expanduser().absolute()) for i in opts.inputs],
+        "files": len(sources),
+        "fingerprint": _fingerprint(sources),
         "tokenizer": tokenizer.describe(),
         "text_field": opts.text_field,
         "skip_bad_lines": opts.skip_bad_lines,
     }
 
 
-def _fingerprint(path: Path) -> list[Any]:
-    """Path, size and modification time: enough to tell an input changed since a run."""
-    stat = path.stat()
-    return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+def _fingerprint(sources: list[Source]) -> str:
+    """SHA-256 over every input file's path, size and modification time: enough to tell
+    that the inputs changed since a run, in a few bytes however many files there are."""
+    digest = hashlib.sha256()
+    for source in sources:
+        stat = source.path.stat()
+        digest.update(f"{source.path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def _load_or_start_state(out: Path, match: dict[str, Any], first: int) -> dict[str, Any]:
