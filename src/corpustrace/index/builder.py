@@ -34,7 +34,8 @@ from corpustrace.tokenizer_load import load_tokenizer
 
 BATCH_CHARS = 4 << 20
 BATCH_DOCS = 2048
-FIXED_OVERHEAD = 512 << 20
+FIXED_OVERHEAD = 512 << 20  # interpreter, tokenizer, one batch in flight
+BYTES_PER_POSITION = 9  # times the token width; see shard_tokens_for
 # divsufsort gives int32 positions over the token bytes up to 2^31 - 1 bytes.
 MAX_SHARD_BYTES = (1 << 31) - 1
 
@@ -75,11 +76,13 @@ def shard_tokens_for(max_memory: int, width: int) -> int:
 
     Per position: the buffer being filled (width), and in the writer the concatenated
     tokens and their big-endian copy for divsufsort (width each) and divsufsort's int32
-    output over the token bytes (4 * width): 7 * width bytes. The suffix array is
-    filtered and written in chunks, so it adds a constant, not a per-position cost.
+    output over the token bytes (4 * width): 7 * width bytes; the per-document arrays
+    of the buffer and the allocator's slack bring the measured peak to about 9 * width
+    (docs/benchmarks.md). The suffix array is filtered and written in chunks, so it
+    adds a constant, not a per-position cost.
     """
     usable = max(max_memory - FIXED_OVERHEAD, 1 << 20)
-    return int(min(usable // (7 * width), MAX_SHARD_BYTES // width))
+    return int(min(usable // (BYTES_PER_POSITION * width), MAX_SHARD_BYTES // width))
 
 
 def build(opts: BuildOptions) -> BuildResult:
