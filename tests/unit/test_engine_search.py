@@ -116,6 +116,10 @@ def test_counts_match_brute_force(corpora: list[Corpus]) -> None:
         queries = all_ngrams(docs, 4) + random_queries(rng, docs, 60)
         expected = [brute.count(q) for q in queries]
         assert engine.count_many(queries).tolist() == expected
+        # One query at a time takes the scalar binary search; batches the vectorised one.
+        singles = [engine.find(q) for q in queries]
+        assert [f.count for f in singles] == expected
+        assert [f.ranges for f in singles] == [f.ranges for f in engine.find_many(queries)]
         for q, want in list(zip(queries, expected, strict=True))[:: len(queries) // 4]:
             found = engine.find(q)
             assert found.count == want == engine.count(np.array(q, dtype=np.uint8))

@@ -31,7 +31,7 @@ from corpustrace.engine.results import (
     ProbResult,
     Window,
 )
-from corpustrace.engine.search import Positions, query_batch, sa_ranges
+from corpustrace.engine.search import Positions, query_batch, sa_range_one, sa_ranges
 from corpustrace.errors import QueryError
 from corpustrace.index.reader import Index, Shard
 from corpustrace.tokenizer import Tokenizer
@@ -165,6 +165,12 @@ class Engine:
 
     def find_many(self, seqs: Sequence[Ids]) -> list[FindResult]:
         """`find` of many n-grams, searched together: about the cost of a single one."""
+        if len(seqs) == 1 and len(seqs[0]):
+            query = self.query(seqs[0]).tolist()
+            ranges = tuple(
+                self.map_shards(lambda s: sa_range_one(s.tokens, s.positions, s.n, query))
+            )
+            return [FindResult(count=sum(b - a for a, b in ranges), ranges=ranges)]
         flat, starts, lens = query_batch([self.query(s) for s in seqs])
         lo, hi = self.shard_ranges(flat, starts, lens)
         results = []

@@ -17,6 +17,7 @@ between its two bounds on min(lcp(lower), lcp(upper)) tokens, so comparisons sta
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -134,6 +135,40 @@ def lower_bounds(
 def chunks(count: int) -> list[slice]:
     """Slices of at most QUERY_CHUNK queries, to bound the windows gathered at once."""
     return [slice(a, a + QUERY_CHUNK) for a in range(0, count, QUERY_CHUNK)]
+
+
+class _Ranks:
+    """0..n-1 as a sequence, for `bisect` over suffix-array ranks."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, rank: int) -> int:
+        return rank
+
+
+def sa_range_one(
+    tokens: np.ndarray, positions: Positions, n: int, query: list[int]
+) -> tuple[int, int]:
+    """[lo, hi) rank range of the suffixes starting with one non-empty query.
+
+    A plain binary search (Manber & Myers, 1993) on the query's first len(query)
+    tokens of each probed suffix: for a single n-gram this beats the batched search,
+    whose fixed numpy cost per round (~27 rounds) outweighs the work.
+    """
+    m = len(query)
+
+    def key(rank: int) -> list[int]:
+        p = int(positions(np.array([rank], dtype=np.int64))[0])
+        prefix: list[int] = tokens[p : p + m].tolist()
+        return prefix
+
+    ranks = _Ranks(n)
+    lo = bisect.bisect_left(ranks, query, key=key)
+    return lo, bisect.bisect_right(ranks, query, lo=lo, key=key)
 
 
 def sa_ranges(
