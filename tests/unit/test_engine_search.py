@@ -22,7 +22,7 @@ from corpustrace.engine.search import (
     insertion_lcps,
     insertion_ranks,
     query_batch,
-    sa_range,
+    sa_range_one,
     sa_ranges,
 )
 from corpustrace.errors import QueryError
@@ -85,7 +85,7 @@ def test_search_functions_on_raw_arrays() -> None:
             assert (lo[j], hi[j]) == ((matching[0], matching[-1] + 1) if matching else (lo[j],) * 2)
             assert ranks[j] == sum(s < q for s in suffixes)
             assert lcps[j] == max(common_prefix(s, q) for s in suffixes)
-            assert sa_range(tokens, sa.__getitem__, len(tokens), q) == (lo[j], hi[j])
+            assert sa_range_one(tokens, sa.__getitem__, len(tokens), q) == (lo[j], hi[j])
         assert ranks[-3] == len(tokens) and ranks[len(queries) - 5] == 0
 
 

@@ -214,15 +214,6 @@ def insertion_ranks(
     return out
 
 
-def sa_range(
-    tokens: np.ndarray, positions: Positions, n: int, query: Sequence[int] | np.ndarray
-) -> tuple[int, int]:
-    """[lo, hi) rank range of the suffixes that start with one query."""
-    flat, starts, lens = query_batch([query])
-    lo, hi = sa_ranges(tokens, positions, n, flat, starts, lens)
-    return int(lo[0]), int(hi[0])
-
-
 def insertion_lcps(
     tokens: np.ndarray,
     positions: Positions,
