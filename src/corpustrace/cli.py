@@ -91,7 +91,7 @@ def index_summary(path: Path) -> dict[str, Any]:
     from corpustrace.index import format as fmt
 
     manifest = fmt.Manifest.load(path)
-    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    size = manifest.total_bytes
     tokens = manifest.total_tokens
     return {
         "path": str(path),

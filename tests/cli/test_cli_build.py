@@ -56,6 +56,9 @@ def test_build_info_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     info = json.loads(capsys.readouterr().out)
     assert info["documents"] == 50 and info["token_width"] == 1 and info["shards"] == 1
     assert info["bytes_per_token"] > 0
+    described = {fmt.MANIFEST, fmt.SHARD_INFO}  # the JSON that records the others
+    on_disk = [f for f in (tmp_path / "ix").rglob("*") if f.is_file() and f.name not in described]
+    assert info["bytes"] == sum(f.stat().st_size for f in on_disk)  # every file is recorded
     assert main(["info", str(tmp_path / "ix")]) == 0
     assert "token width  1 bytes" in capsys.readouterr().out
     assert main(["verify", str(tmp_path / "ix")]) == 0

@@ -185,9 +185,9 @@ def _batches(docs: Iterable[Document]) -> Iterator[list[Document]]:
 
 def _refuse_output_inside_inputs(out: Path, sources: list[Source]) -> None:
     """An index written into a directory it reads would index its own files."""
-    target = out.resolve()
+    target = Path(os.path.abspath(out))  # normalised without a system call per file
     for source in sources:
-        if source.path.resolve().is_relative_to(target):
+        if Path(os.path.abspath(source.path)).is_relative_to(target):
             raise BuildError(
                 f"{out} is among the inputs ({source.path}): write the index elsewhere"
             )
@@ -247,7 +247,8 @@ def _fingerprint(sources: list[Source]) -> str:
     digest = hashlib.sha256()
     for source in sources:
         stat = source.path.stat()
-        digest.update(f"{source.path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        path = os.path.abspath(source.path)
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 

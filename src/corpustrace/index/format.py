@@ -111,6 +111,16 @@ class Manifest:
     def total_documents(self) -> int:
         return sum(s.documents for s in self.shards)
 
+    @property
+    def shard_bytes(self) -> int:
+        """Bytes of every shard's files, as recorded."""
+        return sum(f.bytes for s in self.shards for f in s.files.values())
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes of the index: shards plus index-level files (unigram, tokenizer)."""
+        return self.shard_bytes + sum(f.bytes for f in self.files.values())
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["totals"] = {"tokens": self.total_tokens, "documents": self.total_documents}

@@ -142,8 +142,7 @@ def info_of(state: AppState) -> s.InfoResponse:
         )
         for info in manifest.shards
     ]
-    shard_bytes = sum(x.bytes for x in shards)
-    other = sum(f.bytes for f in manifest.files.values())
+    shard_bytes, total = manifest.shard_bytes, manifest.total_bytes
     settings = state.settings
     return s.InfoResponse(
         version=corpustrace.__version__,
@@ -157,7 +156,7 @@ def info_of(state: AppState) -> s.InfoResponse:
         token_width=manifest.token_width,
         vocab_size=state.engine.tokenizer.vocab_size,
         sizes=s.IndexSizes(
-            total_bytes=shard_bytes + other, shard_bytes=shard_bytes, other_bytes=other
+            total_bytes=total, shard_bytes=shard_bytes, other_bytes=total - shard_bytes
         ),
         limits=s.LimitsOut(
             max_body_bytes=settings.max_body_bytes,
