@@ -15,7 +15,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from corpustrace.errors import CorpusError
@@ -30,7 +30,7 @@ def is_recursive(pattern: str) -> bool:
 def match_parts(parts: Sequence[str], pattern: Sequence[str]) -> bool:
     """Whether a relative path (its names) matches a pattern (its segments)."""
 
-    @lru_cache(maxsize=None)
+    @cache
     def match(i: int, j: int) -> bool:
         if j == len(pattern):
             return i == len(parts)
