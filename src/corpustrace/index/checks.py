@@ -88,15 +88,25 @@ def check_shard_structure(
         if n:
             raise damaged(path / fmt.TOKENS, "tokens in a shard without documents")
     else:
-        starts = np.asarray(docs)
-        if int(starts[0]) != 0 or int(starts[-1]) >= n or (np.diff(starts) <= 0).any():
+        starts = np.asarray(docs)  # uint64: compared, never subtracted (no wrap-around)
+        if int(starts[0]) != 0 or int(starts.max()) >= n or (starts[1:] <= starts[:-1]).any():
             raise damaged(path / fmt.DOCS, "document starts not increasing inside the shard")
         step = max(1, d // SEPARATOR_SAMPLE)
-        sample = np.unique(np.append(starts[::step], starts[-1])).astype(np.int64)
-        if (np.asarray(tokens)[sample] != separator).any():
-            raise damaged(path / fmt.TOKENS, "no separator at a document start")
+        picked = np.unique(np.append(np.arange(0, d, step), d - 1))
+        bad = picked[np.asarray(tokens)[starts[picked].astype(np.int64)] != separator]
+        if bad.size:
+            doc = int(bad[0])
+            raise damaged(
+                path / fmt.DOCS,
+                f"document {doc} starts at {int(starts[doc])}, where {path / fmt.TOKENS} "
+                "holds no separator",
+            )
     offsets = np.asarray(meta_offsets)
-    if int(offsets[0]) != 0 or int(offsets[-1]) != meta_bytes or (np.diff(offsets) <= 0).any():
+    if (
+        int(offsets[0]) != 0
+        or int(offsets[-1]) != meta_bytes
+        or (offsets[1:] <= offsets[:-1]).any()
+    ):
         raise damaged(path / fmt.META_OFFSETS, "metadata offsets not increasing inside meta")
 
 
