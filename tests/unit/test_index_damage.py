@@ -211,3 +211,15 @@ def test_closed_engine_refuses_queries(pristine: Path) -> None:
     engine.close()
     with pytest.raises(IndexFormatError, match="closed"):
         engine.count([1])
+
+
+def test_out_of_vocabulary_next_token_is_a_named_error(copy: Path) -> None:
+    start = int(docs_of(copy)[2])
+    with Engine.open(copy) as engine:
+        prompt = engine.document(2).tokens[:3]
+    write_at(copy / SHARD / fmt.TOKENS, (start + 4) * 2, (60000).to_bytes(2, "little"))
+    with Engine.open(copy) as engine:
+        with pytest.raises(IndexFormatError, match=f"{SHARD}/{fmt.TOKENS}.*60000"):
+            engine.ntd(prompt)
+        with pytest.raises(IndexFormatError, match=f"{SHARD}/{fmt.TOKENS}"):
+            engine.ntd(prompt, max_support=1)

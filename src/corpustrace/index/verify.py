@@ -129,3 +129,14 @@ def verify_index(path: Path, hashes: bool = True, samples: int = SPOT_CHECKS) ->
     finally:
         index.close()
     return report
+
+
+def require_intact(path: Path, samples: int = SPOT_CHECKS) -> VerifyReport:
+    """`verify_index` with hashes, raising IndexFormatError (every problem named) unless
+    the index is intact: what `serve --verify` runs before serving."""
+    report = verify_index(Path(path), hashes=True, samples=samples)
+    if not report.ok:
+        shown = "; ".join(report.problems[:5])
+        more = f" (and {len(report.problems) - 5} more)" if len(report.problems) > 5 else ""
+        raise IndexFormatError(f"{path}: the index is damaged, not serving it: {shown}{more}")
+    return report
