@@ -223,3 +223,23 @@ def test_out_of_vocabulary_next_token_is_a_named_error(copy: Path) -> None:
             engine.ntd(prompt)
         with pytest.raises(IndexFormatError, match=f"{SHARD}/{fmt.TOKENS}"):
             engine.ntd(prompt, max_support=1)
+
+
+def test_closed_index_refuses_documents(pristine: Path) -> None:
+    engine = Engine.open(pristine)
+    engine.close()
+    with pytest.raises(IndexFormatError, match="closed"):
+        engine.document(0)
+
+
+def test_separators_are_sampled_first_and_last_always(
+    copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corpustrace.index import checks
+
+    monkeypatch.setattr(checks, "SEPARATOR_SAMPLE", 2)
+    with Index.open(copy):
+        pass
+    last = int(docs_of(copy)[-1])
+    flip(copy / SHARD / fmt.TOKENS, last * 2)
+    refused(copy, f"{SHARD}/{fmt.DOCS}")

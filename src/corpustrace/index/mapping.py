@@ -68,6 +68,7 @@ class _LibcMap:
             err = ctypes.get_errno()
             raise OSError(err, f"mmap failed: {os.strerror(err)}", str(path))
         self.addr, self.size = int(addr), size
+        self._munmap = _LIBC.munmap  # kept: module globals may be gone when this is collected
         self.__array_interface__ = {
             "shape": (size,),
             "typestr": "|u1",
@@ -77,7 +78,7 @@ class _LibcMap:
 
     def __del__(self) -> None:
         if self.size:
-            _LIBC.munmap(self.addr, self.size)
+            self._munmap(self.addr, self.size)
             self.size = 0
 
 

@@ -140,6 +140,7 @@ class Index:
         self.token_dtype = fmt.token_dtype(manifest.token_width)
         self.separator = int(manifest.separator)
         self.id_limit = min(tokenizer.vocab_size, self.separator)
+        self.closed = False
         check_index_files(path, manifest, tokenizer)
         self.shards = [
             Shard(path / info.name, info, self.token_dtype, self.id_limit)
@@ -177,6 +178,7 @@ class Index:
         for shard in self.shards:
             shard.close()
         self.unigram = np.empty(0, dtype="<u8")
+        self.closed = True
 
     def __enter__(self) -> Index:
         return self
@@ -194,6 +196,8 @@ class Index:
 
     def locate(self, doc_index: int) -> tuple[Shard, int]:
         """The shard and local index of a global document index (shards in order)."""
+        if self.closed:
+            raise IndexFormatError(f"{self.path}: the index has been closed")
         if not 0 <= doc_index < self.total_documents:
             raise NotFound(
                 f"document {doc_index} does not exist ({self.total_documents} documents)"
