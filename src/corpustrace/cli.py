@@ -148,7 +148,7 @@ def add_verify(sub: SubParsers) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from corpustrace.index.verify import verify_index
+    from corpustrace.index.verify import MAX_COMPARE, verify_index
 
     report = verify_index(args.index, hashes=not args.no_hashes, samples=args.samples)
     for problem in report.problems:
@@ -158,7 +158,13 @@ def run_verify(args: argparse.Namespace) -> int:
     print(
         f"{args.index}: intact ({report.files_checked} files, "
         f"{report.bytes_checked / 1e6:,.1f} MB hashed, "
-        f"{report.pairs_checked} suffix pairs in order)"
+        f"{report.pairs_checked} suffix pairs in order"
+        + (
+            f", {report.pairs_undecided} of them equal on their first {MAX_COMPARE:,} tokens"
+            if report.pairs_undecided
+            else ""
+        )
+        + ")"
     )
     return 0
 

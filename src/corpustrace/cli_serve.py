@@ -34,6 +34,12 @@ def add_serve_commands(sub: SubParsers) -> None:
     p.add_argument("index", nargs="?", type=Path, help="index directory (or CORPUSTRACE_INDEX)")
     for name, kind in SERVE_OPTIONS.items():
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind)
+    p.add_argument(
+        "--verify",
+        dest="verify_index",
+        action="store_true",
+        help="hash every file of the index first; refuse to serve a damaged one",
+    )
     p.set_defaults(handler=run_serve)
 
     p = sub.add_parser("demo", help="fetch the demo corpus and model, build, serve")
@@ -53,6 +59,8 @@ def make_settings(args: argparse.Namespace) -> Any:
     values: dict[str, Any] = {k: getattr(args, k) for k in SERVE_OPTIONS if getattr(args, k)}
     if args.index is not None:
         values["index"] = args.index
+    if getattr(args, "verify_index", False):
+        values["verify_index"] = True
     try:
         return Settings(**values)
     except ValidationError as exc:

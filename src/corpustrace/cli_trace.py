@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -66,6 +67,40 @@ PARAM_NAMES = (
 )
 
 
+_ESCAPE = re.compile(
+    r"\\(?:([\\abfnrtv0'\"])|x([0-9A-Fa-f]{2})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8}))"
+)
+_SIMPLE = {
+    "\\": "\\",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "0": "\0",
+    "'": "'",
+    '"': '"',
+}
+
+
+def unescape(text: str) -> str:
+    """Python-style backslash escapes (\\n, \\t, \\x01, \\u3002, ...) in a shell argument;
+    every other character, non-ASCII ones included, stays as it is."""
+
+    def one(m: re.Match[str]) -> str:
+        simple, *codes = m.groups()
+        if simple is not None:
+            return _SIMPLE[simple]
+        code = int(next(c for c in codes if c is not None), 16)
+        if code > 0x10FFFF:
+            return m.group(0)
+        return chr(code)
+
+    return _ESCAPE.sub(one, text)
+
+
 def params_from_args(args: argparse.Namespace) -> Any:
     from corpustrace.trace import TraceParams
 
@@ -75,7 +110,7 @@ def params_from_args(args: argparse.Namespace) -> Any:
         if value is None:
             continue
         if name == "delimiters":
-            value = tuple(v.encode().decode("unicode_escape") for v in value if v)
+            value = tuple(unescape(v) for v in value if v)
         values[name] = value
     return TraceParams.from_mapping(values)
 

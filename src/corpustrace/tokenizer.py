@@ -18,10 +18,26 @@ from pathlib import Path
 import numpy as np
 import tokenizers
 
-from corpustrace.errors import TokenizerError
+from corpustrace.errors import QueryError, TokenizerError
 
 TOKENIZER_FILE = "tokenizer.json"
 _BYTE_FALLBACK = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
+
+
+def check_text(text: str, what: str = "text") -> None:
+    """Refuse what cannot be encoded as UTF-8 (a lone surrogate, say "\\ud800", which JSON
+    and Python strings can hold) or is no string at all, with the library's QueryError."""
+    if not isinstance(text, str):
+        raise QueryError(f"{what} must be a string, not {type(text).__name__}")
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QueryError(
+            f"{what} is not valid Unicode: a lone surrogate U+{ord(text[exc.start]):04X} "
+            f"at character {exc.start}"
+        ) from None
 
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -40,11 +56,17 @@ def bytes_to_unicode() -> dict[int, str]:
     return mapping
 
 
-def token_width(vocab_size: int) -> int:
-    """Fewest whole bytes (1, 2 or 4) whose all-ones value is free to be the separator."""
-    if vocab_size <= 256:
+def token_width(vocab_size: int, utf8_bytes: bool = False) -> int:
+    """Fewest whole bytes (1, 2 or 4) whose all-ones value is free to be the separator.
+
+    Ids run 0..vocab_size-1, so the all-ones value of a width is free only when the
+    vocabulary has fewer ids than that value: at most 255 ids for one byte, 65,535 for
+    two. The UTF-8 bytes tokenizer (256 ids) is the exception: id 0xFF is a byte that
+    never occurs in UTF-8 text, so one byte holds it and 0xFF stays the separator.
+    """
+    if vocab_size <= 255 or (utf8_bytes and vocab_size <= 256):
         return 1
-    if vocab_size <= 65536:
+    if vocab_size <= 65535:
         return 2
     if vocab_size <= 2**32 - 1:
         return 4
@@ -59,7 +81,7 @@ class Tokenizer:
         self.name = name
         self.kind = kind  # "bytes" uses a fast path for encoding
         self.vocab_size = int(hf.get_vocab_size(with_added_tokens=True))
-        self.width = token_width(self.vocab_size)
+        self.width = token_width(self.vocab_size, utf8_bytes=kind == "bytes")
         self.separator = (1 << (8 * self.width)) - 1
         self.dtype = np.dtype({1: "<u1", 2: "<u2", 4: "<u4"}[self.width])
 
@@ -95,7 +117,8 @@ class Tokenizer:
     # -- encoding -------------------------------------------------------------------
 
     def encode(self, text: str) -> np.ndarray:
-        """Token ids of `text`, no special tokens added."""
+        """Token ids of `text`, no special tokens added (QueryError for invalid text)."""
+        check_text(text)
         if self.kind == "bytes":
             return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(self.dtype)
         return np.asarray(self.hf.encode(text, add_special_tokens=False).ids, dtype=self.dtype)
@@ -111,6 +134,7 @@ class Tokenizer:
 
     def encode_with_offsets(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """Token ids and the character span of each token in `text`."""
+        check_text(text)
         if self.kind == "bytes":
             ids = self.encode(text)
             offsets: list[tuple[int, int]] = []

@@ -13,7 +13,7 @@ import pytest
 from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import models, pre_tokenizers
 
-from corpustrace.errors import BuildError, CorpusError, IndexFormatError
+from corpustrace.errors import BuildError, CorpusError
 from corpustrace.index import format as fmt
 from corpustrace.index.builder import BuildOptions, build, shard_tokens_for
 from corpustrace.index.reader import Index
@@ -138,16 +138,17 @@ def test_wide_vocabulary_uses_four_byte_tokens(tmp_path: Path) -> None:
     assert index_count(index, [69999, 1]) == 2
 
 
-def test_separator_collision_is_refused(tmp_path: Path) -> None:
+def test_vocabulary_of_256_gets_two_bytes(tmp_path: Path) -> None:
+    """Id 255 is a real token of a 256-id vocabulary: one byte would make it the separator."""
     vocab = {f"w{i}": i for i in range(256)}
     hf = HFTokenizer(models.WordLevel(vocab=vocab, unk_token="w0"))
     hf.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     hf.save(str(tmp_path / "t.json"))
-    src = write_jsonl(tmp_path / "in.jsonl", [{"text": "w1 w255"}])
-    with pytest.raises(BuildError, match="collides with the separator 255"):
-        build(BuildOptions([str(src)], tmp_path / "ix", str(tmp_path / "t.json"), quiet=True))
-    with pytest.raises(IndexFormatError):
-        Index.open(tmp_path / "ix")
+    src = write_jsonl(tmp_path / "in.jsonl", [{"text": "w1 w255 w255"}])
+    build(BuildOptions([str(src)], tmp_path / "ix", str(tmp_path / "t.json"), quiet=True))
+    index = Index.open(tmp_path / "ix")
+    assert (index.manifest.token_width, index.separator) == (2, 65535)
+    assert index_count(index, [255]) == 2
 
 
 def test_malformed_line_names_file_and_line(tmp_path: Path) -> None:

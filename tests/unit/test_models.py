@@ -399,3 +399,31 @@ def test_local_one_generation_at_a_time_and_early_stop(
 
 async def collect_async(stream: AsyncIterator[str]) -> list[str]:
     return [delta async for delta in stream]
+
+
+def test_local_sets_torch_threads_only_while_generating(
+    tiny_llama: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    import corpustrace.models.local as local
+
+    seen: list[int] = []
+    original = local._generate
+
+    def recording(*args: Any) -> None:
+        seen.append(torch.get_num_threads())
+        original(*args)
+
+    monkeypatch.setattr(local, "_generate", recording)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        backend = LocalBackend(tiny_llama, threads=1)
+        backend.load()
+        assert torch.get_num_threads() == 3  # loading leaves the process setting alone
+        assert collect(backend.stream(MESSAGES, max_tokens=3, temperature=0))
+        assert seen == [1]
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)

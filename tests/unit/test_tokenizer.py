@@ -24,7 +24,7 @@ TEXTS = [
 
 
 def test_widths() -> None:
-    assert [token_width(n) for n in (2, 256, 257, 65536, 65537, 200_000)] == [1, 1, 2, 2, 4, 4]
+    assert [token_width(n) for n in (2, 255, 256, 65535, 65536, 200_000)] == [1, 1, 2, 2, 4, 4]
     tok = load_tokenizer("bytes")
     assert (tok.width, tok.separator, tok.vocab_size) == (1, 255, 256)
 

@@ -2,9 +2,11 @@
 
 Rules (deterministic: the order of the inputs, each expanded and sorted):
 
-- a glob (``*``, ``?``, ``[``; ``**`` recurses) is expanded with ``glob.glob(recursive=True)``
-  and sorted; it contributes the regular files it matches (directories it matches
-  are ignored), and ids are relative to the glob's fixed leading directory;
+- a glob (``*``, ``?``, ``[``; ``**`` recurses) is expanded with glob's rules and
+  sorted; it contributes the regular files it matches (directories it matches are
+  ignored), and ids are relative to the glob's fixed leading directory. ``**`` does not
+  enter links to directories (a link loop would never end); the links it left out are
+  logged as a warning (see recursive_glob.py);
 - a file given explicitly is read by its extension: ``.jsonl``, ``.ndjson``, ``.json``
   (each optionally ``.gz``, ``.zst`` or ``.zstd``) as JSONL, ``.parquet`` as Parquet,
   anything else as plain text with root = its parent;
@@ -24,16 +26,19 @@ raises ``CorpusError``.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from corpustrace.corpus.document import Source
+from corpustrace.corpus.recursive_glob import is_recursive, recursive_glob
 from corpustrace.errors import CorpusError
 
 _JSONL_BASES = (".jsonl", ".ndjson", ".json")
 _COMPRESSIONS = ("", ".gz", ".zst", ".zstd")
 _MAGIC = frozenset("*?[")
+log = logging.getLogger("corpustrace.corpus")
 
 
 def kind_of(path: Path, *, in_tree: bool = False) -> str:
@@ -109,11 +114,18 @@ def _expand_one(item: str) -> list[Source]:
         _check_readable(path)
         return [_file_source(path, None)]
     if item and _has_magic(item):
-        matches = sorted(glob.glob(item, recursive=True))
-        files = [Path(m) for m in matches if os.path.isfile(m)]
+        root = _glob_root(item)
+        if is_recursive(item):
+            files, skipped = recursive_glob(item, root)
+            if skipped:
+                shown = ", ".join(str(s) for s in skipped[:5])
+                more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+                log.warning("%s: directory links not followed: %s%s", item, shown, more)
+        else:
+            matches = sorted(glob.glob(item))
+            files = [Path(m) for m in matches if os.path.isfile(m)]
         if not files:
             raise CorpusError("no such file or pattern (the pattern matches no files)", path=item)
-        root = _glob_root(item)
         for file in files:
             _check_readable(file)
         return [_file_source(file, root) for file in files]

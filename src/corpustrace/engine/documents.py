@@ -22,6 +22,8 @@ from corpustrace.engine.results import (
     Window,
 )
 from corpustrace.errors import NotFound, QueryError
+from corpustrace.index.checks import damaged
+from corpustrace.index.format import SA
 
 if TYPE_CHECKING:
     from corpustrace.engine.engine import Engine
@@ -71,12 +73,32 @@ def occurrences_at(engine: Engine, groups: list[tuple[int, np.ndarray]]) -> list
     return out
 
 
-def occurrences(engine: Engine, found: FindResult, limit: int, seed: int) -> list[Occurrence]:
-    """All occurrences in (shard, rank) order, or a seeded sample of `limit` of them."""
+def check_matches(engine: Engine, occs: Sequence[Occurrence], ids: np.ndarray) -> None:
+    """Each occurrence's tokens are the query: a suffix array whose damage moved a rank
+    to another position would otherwise answer with wrong documents (200, no word)."""
+    if not len(ids) or not occs:
+        return
+    offsets = np.arange(len(ids), dtype=np.int64)
+    for shard_no in sorted({o.shard for o in occs}):
+        shard = engine.index.shards[shard_no]
+        at = np.array([o.position for o in occs if o.shard == shard_no], dtype=np.int64)
+        found = np.asarray(shard.tokens).take(at[:, None] + offsets, mode="clip")
+        if (found != ids).any() or int(at.max()) + len(ids) > shard.n_tokens:
+            raise damaged(shard.path / SA, "a rank points where the query does not occur")
+
+
+def occurrences(
+    engine: Engine, found: FindResult, limit: int, seed: int, ids: np.ndarray | None = None
+) -> list[Occurrence]:
+    """All occurrences in (shard, rank) order, or a seeded sample of `limit` of them
+    (checked against the query's tokens `ids` when given)."""
     non_negative(limit=limit)
     segments = [(s, lo, hi) for s, (lo, hi) in enumerate(found.ranges)]
     picked = sample_indices(found.count, limit, seed)
-    return occurrences_at(engine, pick_ranks(segments, picked))
+    occs = occurrences_at(engine, pick_ranks(segments, picked))
+    if ids is not None:
+        check_matches(engine, occs, ids)
+    return occs
 
 
 def window(
@@ -98,7 +120,7 @@ def window(
     return Window(
         shard=shard_no,
         doc=engine.index.global_doc(shard_no, local),
-        tokens=np.array(shard.tokens[start:end]),
+        tokens=shard.doc_tokens(start, end),
         start=start,
         match_start=position - start,
         match_end=match_end - start,
@@ -122,7 +144,7 @@ def document(engine: Engine, doc: int, start: int = 0, end: int | None = None) -
         length=length,
         start=lo,
         end=hi,
-        tokens=np.array(shard.tokens[doc_start + lo : doc_start + hi]),
+        tokens=shard.doc_tokens(doc_start + lo, doc_start + hi),
     )
 
 
@@ -136,10 +158,9 @@ def search_documents(
     found = engine.find(ids)
     segments = [(s, lo, hi) for s, (lo, hi) in enumerate(found.ranges)]
     page = np.arange(offset, min(offset + limit, found.count), dtype=np.int64)
-    hits = tuple(
-        decoded_hit(engine, occ, len(ids), context)
-        for occ in occurrences_at(engine, pick_ranks(segments, page))
-    )
+    occs = occurrences_at(engine, pick_ranks(segments, page))
+    check_matches(engine, occs, ids)
+    hits = tuple(decoded_hit(engine, occ, len(ids), context) for occ in occs)
     return DocumentHits(count=found.count, offset=offset, limit=limit, hits=hits)
 
 

@@ -32,7 +32,7 @@ from corpustrace.engine.results import (
     Window,
 )
 from corpustrace.engine.search import Positions, query_batch, sa_range_one, sa_ranges
-from corpustrace.errors import QueryError
+from corpustrace.errors import IndexFormatError, QueryError
 from corpustrace.index.reader import Index, Shard
 from corpustrace.tokenizer import Tokenizer
 
@@ -78,6 +78,7 @@ class Engine:
         self.index_positions = sum(shard.n for shard in self.shards)
         self.parallel_min_positions = PARALLEL_MIN_POSITIONS
         self.threads = max(1, threads if threads is not None else os.cpu_count() or 1)
+        self.closed = False
         parallel = self.threads > 1 and len(self.shards) > 1
         self._pool = (
             ThreadPoolExecutor(min(self.threads, len(self.shards)), thread_name_prefix="engine")
@@ -90,8 +91,13 @@ class Engine:
         return cls(Index.open(path), threads=threads)
 
     def close(self) -> None:
+        """Stop the thread pool and release every memory map of the index."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+        self.shards = []
+        self.index_positions = 0
+        self.index.close()
+        self.closed = True
 
     def __enter__(self) -> Engine:
         return self
@@ -114,6 +120,8 @@ class Engine:
         their numpy steps too short to release the GIL for long, so threads would only
         add hand-offs. Large ones gain from overlapping page faults and long gathers.
         """
+        if self.closed:
+            raise IndexFormatError(f"{self.index.path}: the index has been closed")
         if self._pool is None or self.index_positions < self.parallel_min_positions:
             return [fn(item) for item in items]
         return list(self._pool.map(fn, items))
@@ -217,7 +225,7 @@ class Engine:
         self, ids: Ids, limit: int, seed: int = 0, found: FindResult | None = None
     ) -> list[Occurrence]:
         found = found if found is not None else self.find(ids)
-        return documents.occurrences(self, found, limit, seed)
+        return documents.occurrences(self, found, limit, seed, self.query(ids))
 
     def window(self, shard: int, position: int, length: int, before: int, after: int) -> Window:
         return documents.window(self, shard, position, length, before, after)

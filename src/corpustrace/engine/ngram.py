@@ -23,6 +23,8 @@ from corpustrace.engine.results import (
 )
 from corpustrace.engine.search import Keys, insertion_ranks, lower_bound_by_key, tokens_after
 from corpustrace.errors import QueryError
+from corpustrace.index.checks import damaged
+from corpustrace.index.format import TOKENS
 
 if TYPE_CHECKING:
     from corpustrace.engine.engine import Engine, ShardArrays
@@ -122,12 +124,17 @@ def ntd(engine: Engine, prompt: np.ndarray, max_support: int = 1000) -> NtdResul
     runs = engine.parallel(
         lambda s: token_runs(keys[s], int(lo[s]), int(hi[s]), max_support), range(len(keys))
     )
+    for s, run in enumerate(runs):
+        if run is not None:
+            check_next_tokens(engine, s, run[0])
     if all(r is not None for r in runs):
         tokens = np.concatenate([r[0] for r in runs if r is not None])
         counts = np.concatenate([r[1] for r in runs if r is not None])
         return ntd_result(tokens, counts, total, approx=False)
     stride = math.ceil(total / max_support)
     sampled = [keys[s](np.arange(lo[s], hi[s], stride)) for s in range(len(keys))]
+    for s, seen in enumerate(sampled):
+        check_next_tokens(engine, s, seen)
     candidates = np.unique(np.concatenate(sampled))
     counts = np.zeros(len(candidates), dtype=np.int64)
     for s, key in enumerate(keys):
@@ -137,6 +144,13 @@ def ntd(engine: Engine, prompt: np.ndarray, max_support: int = 1000) -> NtdResul
             key, a, b, candidates
         )
     return ntd_result(candidates, counts, total, approx=True)
+
+
+def check_next_tokens(engine: Engine, shard_no: int, tokens: np.ndarray) -> None:
+    """Next tokens are real ids; anything else was read from a damaged `tokens` file."""
+    if tokens.size and int(tokens.max()) >= engine.index.id_limit:
+        shard = engine.index.shards[shard_no]
+        raise damaged(shard.path / TOKENS, f"token id {int(tokens.max())} inside a document")
 
 
 def next_token_keys(shard: ShardArrays, depth: int) -> Keys:

@@ -11,6 +11,7 @@ import hashlib
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,11 +86,38 @@ def shard_tokens_for(max_memory: int, width: int) -> int:
     return int(min(usable // (BYTES_PER_POSITION * width), MAX_SHARD_BYTES // width))
 
 
+@contextmanager
+def scoped_env(name: str, value: str | None) -> Iterator[None]:
+    """os.environ[name] = value while the block runs (nothing when value is None), then
+    the earlier value (or its absence) back: a build must not change its caller's process."""
+    if value is None:
+        yield
+        return
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 def build(opts: BuildOptions) -> BuildResult:
+    """Build or resume (or append to) the index `opts` describes.
+
+    `workers` bounds the tokenizer's threads through RAYON_NUM_THREADS for the duration
+    of the build; the `tokenizers` library reads it when its thread pool starts, so it
+    applies when this is the process's first batch encoding (as in `corpustrace build`).
+    """
+    with scoped_env("RAYON_NUM_THREADS", str(opts.workers) if opts.workers else None):
+        return _build(opts)
+
+
+def _build(opts: BuildOptions) -> BuildResult:
     started = time.monotonic()
     out = Path(opts.out)
-    if opts.workers:
-        os.environ["RAYON_NUM_THREADS"] = str(opts.workers)
     sources = expand_inputs(opts.inputs)
     _refuse_output_inside_inputs(out, sources)
     base = _existing_manifest(out, opts)

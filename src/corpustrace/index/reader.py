@@ -11,35 +11,56 @@ import numpy as np
 
 from corpustrace.errors import IndexFormatError, NotFound
 from corpustrace.index import format as fmt
+from corpustrace.index.checks import (
+    check_index_files,
+    check_shard_files,
+    check_shard_structure,
+    check_unigram,
+    damaged,
+)
+from corpustrace.index.mapping import map_file
 from corpustrace.tokenizer import Tokenizer
 
 
 def open_array(path: Path, dtype: np.dtype[Any] | str) -> np.ndarray:
-    """Read-only memory map of a raw little-endian array (an empty file gives an empty array)."""
+    """Read-only memory map of a raw little-endian array (an empty file gives an empty array).
+
+    No file descriptor stays open (see mapping.py); the map lives as long as the array.
+    """
     if not path.is_file():
         raise IndexFormatError(f"{path}: file missing")
     if path.stat().st_size == 0:
         return np.empty(0, dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r")
+    try:
+        return map_file(path, dtype)
+    except OSError as exc:
+        raise IndexFormatError(f"{path}: cannot be mapped ({exc.strerror or exc})") from exc
 
 
 class Shard:
     """One shard: tokens, suffix array, document starts and metadata, all memory-mapped."""
 
-    def __init__(self, path: Path, info: fmt.ShardInfo, token_dtype: np.dtype[Any]) -> None:
+    def __init__(
+        self, path: Path, info: fmt.ShardInfo, token_dtype: np.dtype[Any], id_limit: int
+    ) -> None:
         self.path = path
         self.info = info
         self.name = info.name
-        self.tokens: np.ndarray = open_array(path / fmt.TOKENS, token_dtype)
+        self.id_limit = id_limit  # real token ids are below this (the separator is not)
         self.sa_width = info.sa_width
+        check_shard_files(path, info, token_dtype.itemsize)
+        self.tokens: np.ndarray = open_array(path / fmt.TOKENS, token_dtype)
         self._sa_raw = open_array(path / fmt.SA, "<u1")
         self.docs: np.ndarray = open_array(path / fmt.DOCS, "<u8")
         self.meta_offsets: np.ndarray = open_array(path / fmt.META_OFFSETS, "<u8")
         self._meta = open_array(path / fmt.META, "<u1")
-        if len(self.tokens) != info.tokens or len(self.docs) != info.documents:
-            raise IndexFormatError(f"{path}: sizes differ from shard.json (run verify)")
-        if len(self._sa_raw) != info.tokens * self.sa_width:
-            raise IndexFormatError(f"{path / fmt.SA}: size differs from shard.json (run verify)")
+
+    def close(self) -> None:
+        """Drop this shard's maps (each is unmapped once no array over it is left)."""
+        empty = np.empty(0, dtype=np.uint8)
+        self.tokens = empty.view(self.tokens.dtype)
+        self._sa_raw = self.docs = self.meta_offsets = self._meta = empty
+        self.__dict__.pop("sa", None)
 
     @property
     def n_tokens(self) -> int:
@@ -58,16 +79,21 @@ class Shard:
         return raw.view(native) if native is not None else raw.reshape(-1, self.sa_width)
 
     def positions(self, ranks: np.ndarray | int) -> np.ndarray:
-        """Token positions of the suffixes at the given suffix-array ranks (int64)."""
+        """Token positions of the suffixes at the given suffix-array ranks (int64).
+
+        A position past the shard can only come from a damaged `sa`: IndexFormatError.
+        """
         ranks = np.asarray(ranks, dtype=np.int64)
         sa = self.sa
         if sa.ndim == 1:
             out: np.ndarray = sa[ranks].astype(np.int64)
-            return out
-        rows = sa[ranks].astype(np.int64)
-        shifts = np.arange(self.sa_width, dtype=np.int64) * 8
-        packed: np.ndarray = (rows << shifts).sum(axis=-1)
-        return packed
+        else:
+            rows = sa[ranks].astype(np.int64)
+            shifts = np.arange(self.sa_width, dtype=np.int64) * 8
+            out = (rows << shifts).sum(axis=-1)
+        if out.size and int(out.max()) >= self.n_tokens:
+            raise damaged(self.path / fmt.SA, f"position {int(out.max())} is past the shard")
+        return out
 
     def position(self, rank: int) -> int:
         return int(self.positions(np.asarray([rank]))[0])
@@ -88,8 +114,20 @@ class Shard:
         if not 0 <= doc < self.n_docs:
             raise NotFound(f"document {doc} is not in {self.name} ({self.n_docs} documents)")
         lo, hi = int(self.meta_offsets[doc]), int(self.meta_offsets[doc + 1])
-        value = json.loads(bytes(self._meta[lo:hi]))
+        try:
+            value = json.loads(bytes(self._meta[lo:hi]))
+        except ValueError:
+            raise damaged(self.path / fmt.META, f"document {doc} is not JSON") from None
         return value if isinstance(value, dict) else {"value": value}
+
+    def doc_tokens(self, start: int, end: int) -> np.ndarray:
+        """A copy of tokens [start, end) inside one document, checked to be real ids
+        (a separator or an id outside the vocabulary there means damaged `tokens`)."""
+        out = np.array(self.tokens[start:end])
+        if out.size and int(out.max()) >= self.id_limit:
+            bad = int(out[out >= self.id_limit][0])
+            raise damaged(self.path / fmt.TOKENS, f"token id {bad} inside a document")
+        return out
 
 
 class Index:
@@ -101,8 +139,25 @@ class Index:
         self.tokenizer = tokenizer
         self.token_dtype = fmt.token_dtype(manifest.token_width)
         self.separator = int(manifest.separator)
-        self.shards = [Shard(path / info.name, info, self.token_dtype) for info in manifest.shards]
+        self.id_limit = min(tokenizer.vocab_size, self.separator)
+        self.closed = False
+        check_index_files(path, manifest, tokenizer)
+        self.shards = [
+            Shard(path / info.name, info, self.token_dtype, self.id_limit)
+            for info in manifest.shards
+        ]
         self.unigram: np.ndarray = open_array(path / fmt.UNIGRAM, "<u8")
+        for shard in self.shards:
+            check_shard_structure(
+                shard.path,
+                shard.info,
+                shard.tokens,
+                shard.docs,
+                shard.meta_offsets,
+                len(shard._meta),
+                self.separator,
+            )
+        check_unigram(path / fmt.UNIGRAM, self.unigram, tokenizer.vocab_size, self.total_tokens)
         offsets = np.cumsum([0] + [s.n_docs for s in self.shards])
         self.doc_offsets: np.ndarray = offsets.astype(np.int64)
 
@@ -117,6 +172,20 @@ class Index:
             raise IndexFormatError(f"{path}: tokenizer width differs from the manifest")
         return cls(path, manifest, tokenizer)
 
+    def close(self) -> None:
+        """Release every map (a closed index answers nothing; arrays still held by a
+        caller stay readable until dropped)."""
+        for shard in self.shards:
+            shard.close()
+        self.unigram = np.empty(0, dtype="<u8")
+        self.closed = True
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @property
     def total_tokens(self) -> int:
         return self.manifest.total_tokens
@@ -127,6 +196,8 @@ class Index:
 
     def locate(self, doc_index: int) -> tuple[Shard, int]:
         """The shard and local index of a global document index (shards in order)."""
+        if self.closed:
+            raise IndexFormatError(f"{self.path}: the index has been closed")
         if not 0 <= doc_index < self.total_documents:
             raise NotFound(
                 f"document {doc_index} does not exist ({self.total_documents} documents)"

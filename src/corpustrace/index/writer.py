@@ -63,12 +63,8 @@ def write_shards(
 
         for item in items:
             n = len(item.ids)
-            if n and int(item.ids.max()) >= tokenizer.separator:
-                meta = orjson.loads(item.meta)
-                raise BuildError(
-                    f"{meta.get('source')} ({meta.get('id')}): token id {int(item.ids.max())} "
-                    f"collides with the separator {tokenizer.separator}"
-                )
+            if n and int(item.ids.max()) >= id_limit(tokenizer):
+                raise BuildError(bad_id_message(tokenizer, int(item.ids.max()), item.meta))
             if buf.n_docs and buf.n_positions + 1 + n > per_shard:
                 seal(buf)
                 buf = ShardBuffer(tokenizer.dtype, tokenizer.separator)
@@ -98,6 +94,39 @@ def _write_and_record(
         state["stats"] = snapshot
         fmt.write_json_atomic(out / fmt.BUILD_STATE, state)
     return info
+
+
+def id_limit(tokenizer: Tokenizer) -> int:
+    """One past the largest id a document may hold: inside the vocabulary, never the
+    separator (only the UTF-8 bytes tokenizer has the separator among its ids)."""
+    return min(tokenizer.vocab_size, tokenizer.separator)
+
+
+def bad_id_message(tokenizer: Tokenizer, token: int, meta: bytes) -> str:
+    data = orjson.loads(meta)
+    data = data if isinstance(data, dict) else {}
+    source, ident = data.get("source"), data.get("id")
+    where = f"{source} ({ident})" if source is not None else f"document {ident}"
+    if token == tokenizer.separator:
+        return f"{where}: token id {token} collides with the separator {tokenizer.separator}"
+    return (
+        f"{where}: token id {token} is not in the vocabulary of the tokenizer "
+        f"(ids 0..{id_limit(tokenizer) - 1})"
+    )
+
+
+def checked_ids(ids: Sequence[int] | np.ndarray, tokenizer: Tokenizer, number: int) -> np.ndarray:
+    """A document's ids in the token dtype, after checking each is a real token id."""
+    array = np.asarray(ids)
+    if array.size == 0:
+        return np.empty(0, dtype=tokenizer.dtype)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+        raise BuildError(f"document {number}: token ids must be a flat sequence of integers")
+    bad = (array < 0) | (array >= id_limit(tokenizer))
+    if bad.any():
+        token = int(array[bad][0])
+        raise BuildError(bad_id_message(tokenizer, token, orjson.dumps({"id": number})))
+    return array.astype(tokenizer.dtype)
 
 
 def check_disk(out: Path, buf: ShardBuffer, width: int) -> None:
@@ -176,7 +205,7 @@ def build_from_tokens(
     """Write a complete index from already tokenized documents (tests, programmatic use)."""
     out.mkdir(parents=True, exist_ok=True)
     items = (
-        TokenizedDoc(np.asarray(ids, dtype=tokenizer.dtype), orjson.dumps(meta), (0, i + 1))
+        TokenizedDoc(checked_ids(ids, tokenizer, i), orjson.dumps(meta), (0, i + 1))
         for i, (ids, meta) in enumerate(docs)
     )
     write_shards(items, tokenizer, out, 0, shard_tokens, Progress(quiet=True), state={})

@@ -12,7 +12,8 @@ import asyncio
 import functools
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -48,11 +49,26 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
+@contextmanager
+def torch_threads(torch: ModuleType, threads: int) -> Iterator[None]:
+    """torch's intra-op threads set to `threads` for one generation, then put back.
+
+    torch has only a process-wide setting; generations run one at a time (a lock), so
+    setting it around each one and restoring it leaves the rest of the process as it was.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class LocalBackend:
     """`path` is a model directory (with `gguf_file` naming a GGUF file in it) or a .gguf file.
 
     `device` defaults to CUDA when available, else the CPU; `threads` (torch's intra-op
-    threads, a process-wide setting) to `default_threads()`.
+    threads, set only while a generation runs, then restored) to `default_threads()`.
     """
 
     def __init__(
@@ -100,7 +116,6 @@ class LocalBackend:
             raise ModelError(
                 f"{self.description}: cannot load it ({type(exc).__name__}: {exc})"
             ) from exc
-        torch.set_num_threads(self.threads or default_threads())
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         model.to(device)
         model.eval()
@@ -145,7 +160,8 @@ class LocalBackend:
     ) -> None:
         try:
             model, tokenizer = self.load()
-            with self._generate_lock:
+            torch, _ = require_local_stack()
+            with self._generate_lock, torch_threads(torch, self.threads or default_threads()):
                 if not stop.is_set():
                     _generate(model, tokenizer, messages, max_tokens, temperature, put, stop)
         except ModelError as exc:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import uvicorn
 
+from corpustrace.index.verify import require_intact
 from corpustrace.server.app import create_app
 from corpustrace.server.settings import Settings
 
 
 def serve(settings: Settings | None = None) -> None:
-    """Serve `settings.index` on settings.host:settings.port until interrupted."""
+    """Serve `settings.index` on settings.host:settings.port until interrupted (after
+    hashing every file of it when `settings.verify_index`)."""
     settings = settings if settings is not None else Settings()
+    if settings.verify_index:
+        require_intact(settings.index)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
         default=Path("index"),
         description="Index directory to serve (built with `corpustrace build`).",
     )
+    verify_index: bool = Field(
+        default=False,
+        description="Hash every file of the index (as `corpustrace verify`) before "
+        "`corpustrace serve` starts, and refuse to serve a damaged one (`serve --verify`).",
+    )
     host: str = Field(
         default="127.0.0.1",
         description="Interface `corpustrace serve` listens on; loopback unless you mean it.",

@@ -34,9 +34,14 @@ def spans_to_keep(n_tokens: int, span_density: float) -> int:
     """K = ceil(span_density * L).
 
     The product is rounded to 9 decimals first so that binary floating point does not
-    turn an exact product up by one (0.05 * 60 is 3.0000000000000004 in floats).
+    turn an exact product up by one (0.05 * 60 is 3.0000000000000004 in floats). That
+    rounding must not take a positive product to zero: ceil of any d * L > 0 is at
+    least 1 (span_density 1e-300 keeps one span, not none).
     """
-    return math.ceil(round(span_density * n_tokens, 9))
+    product = span_density * n_tokens
+    if product <= 0:
+        return 0
+    return max(1, math.ceil(round(product, 9)))
 
 
 def lowest_scoring(scores: list[float], k: int) -> list[int]:

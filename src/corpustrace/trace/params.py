@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corpustrace.errors import QueryError
+from corpustrace.tokenizer import check_text
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def _check_delimiters(delimiters: tuple[object, ...]) -> None:
     for d in delimiters:
         if not isinstance(d, str) or not d:
             raise QueryError(f"every delimiter must be a non-empty string, got {d!r}")
+        check_text(d, "a delimiter")
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:

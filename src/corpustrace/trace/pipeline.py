@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from corpustrace.errors import QueryError
+from corpustrace.tokenizer import check_text
 from corpustrace.trace.documents import sample_hits, snippet_of
 from corpustrace.trace.filter import lowest_scoring, spans_to_keep, unigram_logprob
 from corpustrace.trace.merge import merge_documents, merge_highlights
@@ -96,6 +97,8 @@ def trace(
     """Trace `response` (and the `prompt` it answered) back to the engine's corpus."""
     if not isinstance(response, str) or not isinstance(prompt, str):
         raise QueryError("response and prompt must be strings")
+    check_text(response, "response")
+    check_text(prompt, "prompt")  # tokenized by nothing here, but echoed and reranked
     params = params if params is not None else TraceParams()
     laps = _Laps()
     tokenizer = engine.tokenizer
