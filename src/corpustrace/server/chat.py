@@ -46,7 +46,7 @@ async def chat(
     """Chat with a configured model; the finished answer is traced like POST /api/trace."""
     backend = pick_backend(state, req.model)
     check_conversation(state, req)
-    params = queries.trace_params(req.trace_options)
+    params = queries.trace_params(req.trace_options, state.settings)
     return StreamingResponse(
         events(state, backend, req, params), media_type="text/event-stream", headers=SSE_HEADERS
     )

@@ -31,9 +31,9 @@ public = APIRouter(prefix="/api", tags=["service"])
 router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], responses=ERRORS)
 
 
-@public.get("/health", response_model=s.HealthResponse)
+@public.api_route("/health", methods=["GET", "HEAD"], response_model=s.HealthResponse)
 async def health() -> s.HealthResponse:
-    """Liveness: answers without touching the index or the thread pool."""
+    """Liveness: answers without touching the index or the thread pool (HEAD too)."""
     return s.HealthResponse(version=corpustrace.__version__)
 
 
@@ -53,7 +53,7 @@ async def models(state: State) -> s.ModelsResponse:
 async def trace(req: s.TraceRequest, state: State) -> Response:
     """OLMoTrace: spans of the response found verbatim in the corpus, and their documents."""
     queries.check_trace_text(state.settings, req.response, req.prompt)
-    params = queries.trace_params(req)
+    params = queries.trace_params(req, state.settings)
     body, _ = await state.trace(req.response, req.prompt, params)
     # Already a validated TraceResponse, serialised on the pool, off the event loop.
     return Response(body, media_type="application/json")

@@ -72,6 +72,36 @@ class Settings(BaseSettings):
     max_clauses: int = Field(
         default=8, ge=1, description="Most clauses (and terms per clause) of a CNF search."
     )
+    max_context_tokens: int = Field(
+        default=1_000,
+        ge=0,
+        le=10_000,
+        description="Largest `context_tokens` of a trace (long context, tokens each side of "
+        "a span); 413 above.",
+    )
+    max_snippet_tokens: int = Field(
+        default=200,
+        ge=0,
+        le=10_000,
+        description="Largest `snippet_tokens` of a trace (tokens each side); 413 above.",
+    )
+    max_documents_per_span: int = Field(
+        default=100,
+        ge=0,
+        le=1_000,
+        description="Largest `max_documents_per_span` of a trace; 413 above.",
+    )
+    max_delimiters: int = Field(
+        default=16, ge=0, le=64, description="Most `delimiters` of a trace; 413 above."
+    )
+    max_search_offset: int = Field(
+        default=1_000_000,
+        ge=0,
+        description="Largest `offset` of a search page (hits or documents); 413 above.",
+    )
+    max_search_window: int = Field(
+        default=500, ge=0, description="Largest `window` (context tokens) of a search; 413 above."
+    )
     request_timeout_s: float = Field(
         default=60.0,
         gt=0,
