@@ -14,6 +14,7 @@ from corpustrace.models.base import backends_from_settings
 from corpustrace.server import chat, routes_api, routes_pages
 from corpustrace.server.apidocs import install_api_docs
 from corpustrace.server.errors import BodyLimitMiddleware, install_handlers
+from corpustrace.server.headers import SecurityHeadersMiddleware
 from corpustrace.server.security import install_cors
 from corpustrace.server.settings import Settings
 from corpustrace.server.state import AppState
@@ -61,12 +62,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.corpustrace = state
     app.state.templates = routes_pages.make_templates()
     install_handlers(app)
-    install_api_docs(app)
+    policies = install_api_docs(app)
     for router in (routes_api.public, routes_api.router, chat.router, routes_pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=routes_pages.web_dir() / "static"), name="static")
     install_cors(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, policies=policies)
     return app
 
 

@@ -31,10 +31,16 @@ public = APIRouter(prefix="/api", tags=["service"])
 router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], responses=ERRORS)
 
 
-@public.api_route("/health", methods=["GET", "HEAD"], response_model=s.HealthResponse)
+@public.get("/health", response_model=s.HealthResponse)
 async def health() -> s.HealthResponse:
-    """Liveness: answers without touching the index or the thread pool (HEAD too)."""
+    """Liveness: answers without touching the index or the thread pool."""
     return s.HealthResponse(version=corpustrace.__version__)
+
+
+@public.head("/health", include_in_schema=False)
+async def health_head() -> Response:
+    """HEAD /api/health: the same liveness check for probes that send HEAD."""
+    return Response(media_type="application/json")
 
 
 @router.get("/info", response_model=s.InfoResponse, tags=["service"])

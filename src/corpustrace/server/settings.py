@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from typing import Any
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CORPUSTRACE_"
@@ -32,6 +34,12 @@ class Settings(BaseSettings):
         default=None,
         description="When set, every /api route except /api/health needs "
         "`Authorization: Bearer <token>`.",
+    )
+    api_token_file: Path | None = Field(
+        default=None,
+        description="File holding the API token (first line), e.g. a container secret; "
+        "used when `api_token` is not set. Prefer this or the environment variable to "
+        "`serve --api-token`, which other users can read in the process list.",
     )
     cors_origins: list[str] = Field(
         default_factory=list,
@@ -143,3 +151,17 @@ class Settings(BaseSettings):
         default=50, ge=1, description="Most messages (the whole conversation) one chat accepts."
     )
     log_level: str = Field(default="info", description="uvicorn log level of `corpustrace serve`.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _token_from_file(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("api_token_file") and not data.get("api_token"):
+            path = Path(data["api_token_file"])
+            try:
+                token = path.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"api_token_file {path}: cannot be read ({exc})") from exc
+            if not token:
+                raise ValueError(f"api_token_file {path} is empty")
+            data = {**data, "api_token": token}
+        return data
