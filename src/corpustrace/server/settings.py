@@ -7,7 +7,6 @@ is missing there. Values are validated once, when the server starts.
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Any
 
 from pydantic import Field, SecretStr, model_validator
