@@ -69,12 +69,15 @@ def free_socket() -> socket.socket:
 
 
 @contextmanager
-def live_server(app: Any, timeout: float = 20.0) -> Iterator[str]:
+def live_server(app: Any, timeout: float = 20.0, **options: Any) -> Iterator[str]:
     """Serve `app` with a real uvicorn server on 127.0.0.1 (free port) in a thread;
-    yields the base URL. The socket is bound before the server starts (no port race)."""
+    yields the base URL. The socket is bound before the server starts (no port race).
+    `options` go to uvicorn.Config (e.g. `corpustrace.server.serve.uvicorn_options`)."""
     sock = free_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=3)
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=3, **options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -17,6 +17,7 @@ from corpustrace.server.errors import BodyLimitMiddleware, install_handlers
 from corpustrace.server.headers import SecurityHeadersMiddleware
 from corpustrace.server.security import install_cors
 from corpustrace.server.settings import Settings
+from corpustrace.server.slowclients import BodyTimeoutMiddleware
 from corpustrace.server.state import AppState
 
 DESCRIPTION = (
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=routes_pages.web_dir() / "static"), name="static")
     install_cors(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyTimeoutMiddleware, seconds=settings.body_timeout_s)
     app.add_middleware(SecurityHeadersMiddleware, policies=policies)
     return app
 

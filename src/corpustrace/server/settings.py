@@ -115,6 +115,27 @@ class Settings(BaseSettings):
         description="Time limit of the blocking work of one request (queue wait included); "
         "504 after it.",
     )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time a client has to send a request's head (line and headers), from "
+        "connecting or from the previous response; the connection is closed after it.",
+    )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Time a client has to send a request's body once the app reads it; "
+        "408 and the connection closed after it.",
+    )
+    keep_alive_timeout_s: float = Field(
+        default=5.0, gt=0, description="Idle keep-alive connections are closed after this."
+    )
+    max_connections: int = Field(
+        default=256,
+        ge=1,
+        description="Open connections (and requests in progress) at most; a request arriving "
+        "beyond it gets 503.",
+    )
     workers: int = Field(
         default=4,
         ge=1,
