@@ -171,6 +171,9 @@ def info_of(state: AppState) -> s.InfoResponse:
             max_page_size=settings.max_page_size,
             max_support=settings.max_support,
             max_document_tokens=settings.max_document_tokens,
+            max_context_tokens=settings.max_context_tokens,
+            max_snippet_tokens=settings.max_snippet_tokens,
+            max_documents_per_span=settings.max_documents_per_span,
         ),
         chat=bool(state.backends),
     )

@@ -66,6 +66,9 @@ class LimitsOut(BaseModel):
     max_page_size: int
     max_support: int
     max_document_tokens: int
+    max_context_tokens: int
+    max_snippet_tokens: int
+    max_documents_per_span: int
 
 
 class InfoResponse(BaseModel):
