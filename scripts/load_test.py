@@ -7,6 +7,14 @@ Sends `--count` traces with at most `--concurrency` in flight, while probing
 /api/health every 50 ms; prints latency percentiles and exits 1 when any request
 failed or was lost. Only loopback URLs unless --allow-remote (do not load-test
 servers that are not yours).
+
+`--hostile N` also sends, at the start, N at once of the hostile trace of issue 9
+(20,000 characters of one repeated sentence, one span of the whole text, every size
+parameter huge: the server must refuse it), or with `--hostile-sizes limits` the same
+with every size at the server's own limits (read from /api/info: real work, stopped by
+the request time limit). Their answers are reported, not counted as failures; the
+ordinary traces must all still succeed. `--pid` (the server's process, on this
+machine) reports its resident memory before, at its peak during, and after the load.
 """
 
 from __future__ import annotations
@@ -23,6 +31,16 @@ from urllib.parse import urlsplit
 import httpx
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "sample.txt"
+SENTENCE = "The quick brown fox jumps over the lazy dog. "
+HOSTILE_OPTIONS = {
+    "span_density": 1,
+    "delimiters": ["\u0001"],
+    "word_boundaries": False,
+    "max_documents_per_span": 1_000_000,
+    "context_tokens": 10_000_000,
+    "snippet_tokens": 10_000_000,
+}
+SIZE_LIMITS = ("max_documents_per_span", "context_tokens", "snippet_tokens")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,9 +52,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--token", help="API token (CORPUSTRACE_API_TOKEN of the server)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback URL")
+    p.add_argument("--hostile", type=int, default=0, help="hostile traces sent at once")
+    p.add_argument(
+        "--hostile-sizes",
+        choices=["huge", "limits"],
+        default="huge",
+        help="sizes of the hostile traces: the issue's, or the server's own limits",
+    )
+    p.add_argument("--pid", type=int, help="server process id: report its resident memory")
     args = p.parse_args(argv)
-    if args.concurrency < 1 or args.count < 1:
-        p.error("--concurrency and --count must be at least 1")
+    if args.concurrency < 1 or args.count < 1 or args.hostile < 0:
+        p.error("--concurrency and --count must be at least 1, --hostile at least 0")
     return args
 
 
@@ -57,6 +83,27 @@ def texts(path: Path, count: int) -> list[str]:
     return [f"{lines[i % len(lines)][:600]} ({i})" for i in range(count)]
 
 
+def rss_mib(pid: int | None) -> float | None:
+    """Resident memory of a process on this machine (Linux /proc), in MiB."""
+    if pid is None:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+async def hostile_body(http: httpx.AsyncClient, sizes: str) -> dict[str, object]:
+    options: dict[str, object] = dict(HOSTILE_OPTIONS)
+    if sizes == "limits":
+        limits = (await http.get("/api/info")).json()["limits"]
+        options.update({name: limits["max_" + name.removeprefix("max_")] for name in SIZE_LIMITS})
+    return {"response": (SENTENCE * 500)[:20_000], **options}
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
@@ -69,6 +116,8 @@ async def run(args: argparse.Namespace) -> int:
     latencies: list[float] = []
     failures: list[str] = []
     health: list[float] = []
+    hostile: list[tuple[int, float]] = []  # (status, seconds)
+    rss = {"before": rss_mib(args.pid), "peak": rss_mib(args.pid)}
     done = asyncio.Event()
 
     async with (
@@ -90,8 +139,19 @@ async def run(args: argparse.Namespace) -> int:
                 if r.status_code != 200 or "spans" not in r.json():
                     failures.append(f"{r.status_code}: {r.text[:200]}")
 
+        async def attack(body: dict[str, object]) -> None:
+            start = time.perf_counter()
+            try:
+                r = await http.post("/api/trace", json=body)
+                hostile.append((r.status_code, time.perf_counter() - start))
+            except httpx.HTTPError:
+                hostile.append((0, time.perf_counter() - start))
+
         async def watch() -> None:
             while not done.is_set():
+                now = rss_mib(args.pid)
+                if now is not None and (rss["peak"] or 0) < now:
+                    rss["peak"] = now
                 start = time.perf_counter()
                 try:
                     r = await probe.get("/api/health")
@@ -103,9 +163,18 @@ async def run(args: argparse.Namespace) -> int:
                 await asyncio.sleep(0.05)
 
         watcher = asyncio.create_task(watch())
+        attackers = []
+        if args.hostile:
+            body = await hostile_body(http, args.hostile_sizes)
+            # Distinct seeds: distinct requests, so the server cannot share one computation.
+            attackers = [
+                asyncio.create_task(attack({**body, "seed": i})) for i in range(args.hostile)
+            ]
+            await asyncio.sleep(0.05)  # they reach the server first
         started = time.perf_counter()
         await asyncio.gather(*(one(t) for t in texts(args.text, args.count)))
         elapsed = time.perf_counter() - started
+        await asyncio.gather(*attackers)
         done.set()
         await watcher
 
@@ -122,6 +191,19 @@ async def run(args: argparse.Namespace) -> int:
         )
     if health:
         print(f"/api/health during the load: {len(health)} probes, max {max(health) * 1000:.0f} ms")
+    if hostile:
+        statuses = sorted({status for status, _ in hostile})
+        slowest = max(seconds for _, seconds in hostile)
+        print(
+            f"hostile traces ({args.hostile_sizes} sizes): {len(hostile)} answered "
+            f"{statuses}, slowest {slowest * 1000:.0f} ms"
+        )
+    after = rss_mib(args.pid)
+    if after is not None:
+        print(
+            f"server RSS: before {rss['before']:.0f} MiB, peak {rss['peak']:.0f} MiB, "
+            f"after {after:.0f} MiB"
+        )
     for failure in failures[:10]:
         print(f"FAILED {failure}", file=sys.stderr)
     return 1 if failures or ok != args.count else 0

@@ -69,12 +69,15 @@ def free_socket() -> socket.socket:
 
 
 @contextmanager
-def live_server(app: Any, timeout: float = 20.0) -> Iterator[str]:
+def live_server(app: Any, timeout: float = 20.0, **options: Any) -> Iterator[str]:
     """Serve `app` with a real uvicorn server on 127.0.0.1 (free port) in a thread;
-    yields the base URL. The socket is bound before the server starts (no port race)."""
+    yields the base URL. The socket is bound before the server starts (no port race).
+    `options` go to uvicorn.Config (e.g. `corpustrace.server.serve.uvicorn_options`)."""
     sock = free_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=3)
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=3, **options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -167,3 +170,29 @@ def screenshot(page: Any, name: str) -> None:
     """A full-page screenshot under test-output/screenshots/ (gitignored)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+# Point 1 of issue 9: a corpus document that repeats one sentence, and a trace request
+# that asks for unbounded work on it (every size parameter huge, one span of the whole text).
+REPEATED_SENTENCE = "The quick brown fox jumps over the lazy dog. "
+HOSTILE_TRACE_OPTIONS: dict[str, Any] = {
+    "span_density": 1,
+    "delimiters": ["\u0001"],
+    "word_boundaries": False,
+    "max_documents_per_span": 1_000_000,
+    "context_tokens": 10_000_000,
+    "snippet_tokens": 10_000_000,
+}
+
+
+def repeated_corpus(times: int = 500) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (REPEATED_SENTENCE * times, {"id": "repeated", "title": "one sentence, repeated"}),
+        ("An ordinary document about a river and a mill.", {"id": "plain"}),
+    ]
+
+
+def repeated_text(chars: int) -> str:
+    """`chars` characters of the repeated sentence: found verbatim in the repeated document,
+    and slow to trace (every suffix matches for its whole length)."""
+    return (REPEATED_SENTENCE * (chars // len(REPEATED_SENTENCE) + 1))[:chars]

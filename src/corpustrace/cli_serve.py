@@ -19,6 +19,7 @@ SERVE_OPTIONS = {
     "host": str,
     "port": int,
     "api_token": str,
+    "api_token_file": Path,
     "openai_base_url": str,
     "openai_model": str,
     "openai_api_key": str,
@@ -28,12 +29,21 @@ SERVE_OPTIONS = {
     "log_level": str,
 }
 
+HELP = {
+    "api_token": "bearer token the API requires; visible to other users in the process "
+    "list: prefer CORPUSTRACE_API_TOKEN or --api-token-file",
+    "api_token_file": "file holding the API token (or CORPUSTRACE_API_TOKEN_FILE); "
+    "preferred to --api-token",
+    "openai_api_key": "key of the chat server; prefer CORPUSTRACE_OPENAI_API_KEY "
+    "(the command line is visible to other users)",
+}
+
 
 def add_serve_commands(sub: SubParsers) -> None:
     p = sub.add_parser("serve", help="serve the API and the browser UI over an index")
     p.add_argument("index", nargs="?", type=Path, help="index directory (or CORPUSTRACE_INDEX)")
     for name, kind in SERVE_OPTIONS.items():
-        p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind)
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, help=HELP.get(name))
     p.add_argument(
         "--verify",
         dest="verify_index",

@@ -47,6 +47,19 @@ class QueryError(CorpusTraceError):
     code = "bad_query"
 
 
+class LimitExceeded(QueryError):
+    """A parameter over a bound the library (or the server's settings) sets on the work
+    one call may do; the message names the limit."""
+
+    code = "too_large"
+
+
+class DeadlineExceeded(CorpusTraceError):
+    """Work stopped because its deadline passed or its caller cancelled it."""
+
+    code = "timeout"
+
+
 class NotFound(QueryError):
     """A document or shard that does not exist."""
 

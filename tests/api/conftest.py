@@ -76,3 +76,10 @@ def fake_openai() -> Iterator[servertools.FakeOpenAI]:
     """A real fake OpenAI-compatible server on loopback (`.url` ends in /v1)."""
     with servertools.fake_openai_server() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def repeated_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A byte-token index whose first document repeats one sentence 500 times."""
+    out = tmp_path_factory.mktemp("api-repeated-index") / "index"
+    return servertools.build_index(out, load_tokenizer("bytes"), servertools.repeated_corpus())

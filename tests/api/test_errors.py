@@ -220,5 +220,6 @@ def test_bad_input_never_gives_500(client: TestClient, path: str) -> None:
 
 
 def test_missing_index_fails_at_start(tmp_path: Path) -> None:
-    with pytest.raises(IndexFormatError):
-        create_app(Settings(index=tmp_path / "missing"))
+    app = create_app(Settings(index=tmp_path / "missing"))  # the factory opens nothing
+    with pytest.raises(IndexFormatError), TestClient(app):
+        pass

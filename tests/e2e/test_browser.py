@@ -134,7 +134,7 @@ def test_markup_document_is_shown_as_text(page: Any, plain_server: str) -> None:
 
 def test_playground(page: Any, plain_server: str) -> None:
     page.goto(plain_server + "/playground")
-    page.wait_for_function("document.getElementById('index-info').textContent.length > 0")
+    page.wait_for_function("() => document.getElementById('index-info').textContent.length > 0")
     page.fill("#count-query", "the river")
     page.click("#count-form button")
     page.wait_for_selector("#count-result .big")
@@ -158,14 +158,16 @@ def test_playground(page: Any, plain_server: str) -> None:
     assert set(page.locator("#search-result mark").all_inner_texts()) == {"river"}
     assert page.locator("#search-pager").is_visible()
     page.click("#search-next")
-    page.wait_for_function("document.getElementById('search-page').textContent.startsWith('11')")
+    page.wait_for_function(
+        "() => document.getElementById('search-page').textContent.startsWith('11')"
+    )
     screenshot(page, "playground")
 
     page.check("input[name=search-mode][value=cnf]")
     page.fill("#search-query", "mill\nbaker | weavers")
     page.click("#search-form button[type=submit]")
     page.wait_for_function(
-        "document.getElementById('search-status').textContent.includes('matching document')"
+        "() => document.getElementById('search-status').textContent.includes('matching document')"
     )
     assert page.locator("#search-result li.hit").count() >= 1
 

@@ -331,9 +331,9 @@ def test_context_stretch_joins_windows_connected_to_the_first() -> None:
 
 def test_find_all_finds_overlapping_occurrences() -> None:
     hay = np.asarray([1, 1, 1, 2, 1, 1])
-    assert find_all(hay, np.asarray([1, 1])).tolist() == [0, 1, 4]
-    assert find_all(hay, np.asarray([3])).tolist() == []
-    assert find_all(np.asarray([1]), np.asarray([1, 1])).tolist() == []
+    assert find_all(hay, np.asarray([1, 1])) == [0, 1, 4]
+    assert find_all(hay, np.asarray([3])) == []
+    assert find_all(np.asarray([1]), np.asarray([1, 1])) == []
 
 
 # -- step 5: rerank ---------------------------------------------------------------------

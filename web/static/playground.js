@@ -28,11 +28,19 @@
     } catch (error) { status($("count-status"), error); }
   });
 
+  // The width is set through the CSSOM: a style attribute would break the page's
+  // Content-Security-Policy (style-src 'self', no inline styles).
+  function bar(prob) {
+    const node = el("span", { class: "bar" });
+    node.style.width = `${Math.max(1, prob * 100)}%`;
+    return node;
+  }
+
   function ntdTable(ntd) {
     const rows = ntd.entries.map((e) => el("tr", {},
       el("td", { class: "tok" }, visible(e.token_text)), el("td", { class: "num" }, e.count.toLocaleString("en")),
       el("td", { class: "num" }, (e.prob * 100).toFixed(2) + "%"),
-      el("td", {}, el("span", { class: "bar", style: `width:${Math.max(1, e.prob * 100)}%` }))));
+      el("td", {}, bar(e.prob))));
     return el("table", { class: "ntd" },
       el("thead", {}, el("tr", {}, el("th", {}, "next token"), el("th", {}, "count"), el("th", {}, "prob"), el("th", {}, ""))),
       el("tbody", {}, rows));

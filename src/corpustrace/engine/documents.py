@@ -157,7 +157,9 @@ def search_documents(
     non_negative(offset=offset, limit=limit, window=context)
     found = engine.find(ids)
     segments = [(s, lo, hi) for s, (lo, hi) in enumerate(found.ranges)]
-    page = np.arange(offset, min(offset + limit, found.count), dtype=np.int64)
+    # Clipped to the matches first: an offset past them (any size) is an empty page.
+    first = min(offset, found.count)
+    page = np.arange(first, min(first + limit, found.count), dtype=np.int64)
     occs = occurrences_at(engine, pick_ranks(segments, page))
     check_matches(engine, occs, ids)
     hits = tuple(decoded_hit(engine, occ, len(ids), context) for occ in occs)

@@ -7,6 +7,7 @@ parallel; inside a shard, many queries advance through one vectorised binary sea
 
 from __future__ import annotations
 
+import contextvars
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -124,7 +125,9 @@ class Engine:
             raise IndexFormatError(f"{self.index.path}: the index has been closed")
         if self._pool is None or self.index_positions < self.parallel_min_positions:
             return [fn(item) for item in items]
-        return list(self._pool.map(fn, items))
+        # Each task runs in a copy of the caller's context, so it sees the caller's deadline.
+        tasks = [(contextvars.copy_context(), item) for item in items]
+        return list(self._pool.map(lambda task: task[0].run(fn, task[1]), tasks))
 
     def query(self, ids: Ids, what: str = "query") -> np.ndarray:
         """Validated token ids as int64: real tokens of the vocabulary, no separator."""

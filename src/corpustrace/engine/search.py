@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from corpustrace import deadline
+
 Positions = Callable[[np.ndarray], np.ndarray]
 Keys = Callable[[np.ndarray], np.ndarray]
 
@@ -70,6 +72,7 @@ def compare_suffixes(
     pos, qstart, qlen = suffix_pos, starts, lens
     width = FIRST_BLOCK
     while rows.size:
+        deadline.check()  # copied text makes this loop long: stop when the caller gave up
         offset = lcp[rows][:, None] + np.arange(width)
         q_end = offset >= qlen[:, None]
         t_idx = pos[:, None] + offset
@@ -118,6 +121,7 @@ def lower_bounds(
     past = np.broadcast_to(np.asarray(past_matches, dtype=bool), lo.shape)
     active = np.flatnonzero(lo < hi)
     while active.size:
+        deadline.check()
         mid = (lo[active] + hi[active]) // 2
         known = np.minimum(lcp_lo[active], lcp_hi[active])
         lcp, sign = compare_suffixes(
@@ -250,6 +254,7 @@ def lower_bound_by_key(
     values = np.asarray(values, dtype=np.int64)
     active = np.flatnonzero(lo < hi)
     while active.size:
+        deadline.check()
         mid = (lo[active] + hi[active]) // 2
         right = keys(mid) < values[active]
         lo[active] = np.where(right, mid + 1, lo[active])

@@ -10,20 +10,26 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from corpustrace.server.headers import docs_policy
+
 ASSETS = "/static/swagger-ui"
 
 
-def install_api_docs(app: FastAPI) -> None:
+def install_api_docs(app: FastAPI) -> dict[str, str]:
+    """Mount Swagger UI at /docs; returns {path: Content-Security-Policy} for its page."""
     import swagger_ui_bundle
 
     app.mount(ASSETS, StaticFiles(directory=Path(swagger_ui_bundle.swagger_ui_path)), "swagger")
+    page = get_swagger_ui_html(
+        openapi_url=app.openapi_url or "/openapi.json",
+        title="corpustrace API",
+        swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{ASSETS}/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+    )
 
     @app.get("/docs", include_in_schema=False)
     async def api_docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title="corpustrace API",
-            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{ASSETS}/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
-        )
+        return HTMLResponse(bytes(page.body))
+
+    return {"/docs": docs_policy(bytes(page.body).decode())}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,13 +10,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 import corpustrace
-from corpustrace.engine.engine import Engine
 from corpustrace.models.base import backends_from_settings
 from corpustrace.server import chat, routes_api, routes_pages
 from corpustrace.server.apidocs import install_api_docs
 from corpustrace.server.errors import BodyLimitMiddleware, install_handlers
+from corpustrace.server.headers import SecurityHeadersMiddleware
 from corpustrace.server.security import install_cors
 from corpustrace.server.settings import Settings
+from corpustrace.server.slowclients import BodyTimeoutMiddleware
 from corpustrace.server.state import AppState
 
 DESCRIPTION = (
@@ -25,8 +27,10 @@ DESCRIPTION = (
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The ASGI app serving `settings.index`: the engine opens here, once, and closes
-    when the app shuts down. Raises IndexFormatError/ModelError for a bad setup."""
+    """The ASGI app serving `settings.index`. Nothing is opened here: the engine opens at
+    start-up (lifespan; IndexFormatError then) and closes at shutdown after the work in
+    flight, so an app built only to export its OpenAPI schema holds no index.
+    Raises ModelError for a bad chat setup."""
     settings = settings if settings is not None else Settings()
     backends = backends_from_settings(
         settings.openai_base_url,
@@ -35,15 +39,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.local_model,
         settings.local_gguf_file,
     )
-    state = AppState(settings, Engine.open(settings.index), backends)
+    state = AppState(settings, backends)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.open()
         state.warm_up()
         try:
             yield
         finally:
-            state.close()
+            # Off the event loop: close() waits for the jobs still on the pool.
+            await asyncio.get_running_loop().run_in_executor(None, state.close)
 
     app = FastAPI(
         title="corpustrace",
@@ -57,12 +63,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.corpustrace = state
     app.state.templates = routes_pages.make_templates()
     install_handlers(app)
-    install_api_docs(app)
+    policies = install_api_docs(app)
     for router in (routes_api.public, routes_api.router, chat.router, routes_pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=routes_pages.web_dir() / "static"), name="static")
     install_cors(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyTimeoutMiddleware, seconds=settings.body_timeout_s)
+    app.add_middleware(SecurityHeadersMiddleware, policies=policies)
     return app
 
 

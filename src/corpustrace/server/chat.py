@@ -44,9 +44,9 @@ async def chat(
     req: ChatRequest, state: Annotated[AppState, Depends(get_state)]
 ) -> StreamingResponse:
     """Chat with a configured model; the finished answer is traced like POST /api/trace."""
+    params = queries.trace_params(req.trace_options, state.settings)
     backend = pick_backend(state, req.model)
     check_conversation(state, req)
-    params = queries.trace_params(req.trace_options)
     return StreamingResponse(
         events(state, backend, req, params), media_type="text/event-stream", headers=SSE_HEADERS
     )

@@ -19,7 +19,9 @@ from corpustrace import __version__
 from corpustrace.errors import (
     CorpusError,
     CorpusTraceError,
+    DeadlineExceeded,
     IndexFormatError,
+    LimitExceeded,
     ModelError,
     NotFound,
     QueryError,
@@ -30,6 +32,8 @@ log = logging.getLogger("corpustrace.server")
 
 LIBRARY_STATUS: dict[type[CorpusTraceError], int] = {
     NotFound: 404,
+    LimitExceeded: 413,
+    DeadlineExceeded: 504,
     QueryError: 400,
     TokenizerError: 400,
     CorpusError: 400,
@@ -70,6 +74,11 @@ class TooLarge(ServiceError):
 class Unauthorized(ServiceError):
     status = 401
     code = "unauthorized"
+
+
+class Unavailable(ServiceError):
+    status = 503
+    code = "unavailable"
 
 
 class Timeout(ServiceError):

@@ -136,6 +136,8 @@ def infgram(engine: Engine, settings: Settings, req: s.InfgramRequest) -> s.Infg
 def search(engine: Engine, settings: Settings, req: s.SearchRequest) -> s.SearchResponse:
     if req.limit > settings.max_page_size:
         raise TooLarge(f"limit {req.limit} is above the page size limit {settings.max_page_size}")
+    check_limit("offset", req.offset, settings.max_search_offset)
+    check_limit("window", req.window, settings.max_search_window)
     if req.clauses is not None:
         return cnf_search(engine, settings, req, req.clauses)
     ids = tokens(engine, settings, req.query, req.ids, "query")
@@ -234,9 +236,21 @@ def find_marks(text: str, marks: list[str]) -> list[s.MarkOut]:
     return found
 
 
-def trace_params(options: s.TraceOptions | None) -> TraceParams:
-    """TraceParams from the given fields; absent ones keep OLMoTrace's defaults."""
-    return TraceParams.from_mapping(options.given() if options is not None else {})
+def trace_params(options: s.TraceOptions | None, settings: Settings) -> TraceParams:
+    """TraceParams from the given fields; absent ones keep OLMoTrace's defaults. The sizes
+    a request sets are bounded by the settings (413 naming the limit)."""
+    given = options.given() if options is not None else {}
+    for name in ("context_tokens", "snippet_tokens", "max_documents_per_span"):
+        check_limit(name, given.get(name), getattr(settings, "max_" + name.removeprefix("max_")))
+    delimiters = given.get("delimiters")
+    if delimiters is not None:
+        check_limit("the number of delimiters", len(delimiters), settings.max_delimiters)
+    return TraceParams.from_mapping(given)
+
+
+def check_limit(what: str, value: int | None, limit: int) -> None:
+    if value is not None and value > limit:
+        raise TooLarge(f"{what} {value} is above the limit {limit} of this server")
 
 
 def check_trace_text(settings: Settings, response: str, prompt: str) -> None:

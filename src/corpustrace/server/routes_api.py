@@ -37,6 +37,12 @@ async def health() -> s.HealthResponse:
     return s.HealthResponse(version=corpustrace.__version__)
 
 
+@public.head("/health", include_in_schema=False)
+async def health_head() -> Response:
+    """HEAD /api/health: the same liveness check for probes that send HEAD."""
+    return Response(media_type="application/json")
+
+
 @router.get("/info", response_model=s.InfoResponse, tags=["service"])
 async def info(state: State) -> s.InfoResponse:
     """The served index: sizes, shards, tokenizer, and the server's limits."""
@@ -53,7 +59,7 @@ async def models(state: State) -> s.ModelsResponse:
 async def trace(req: s.TraceRequest, state: State) -> Response:
     """OLMoTrace: spans of the response found verbatim in the corpus, and their documents."""
     queries.check_trace_text(state.settings, req.response, req.prompt)
-    params = queries.trace_params(req)
+    params = queries.trace_params(req, state.settings)
     body, _ = await state.trace(req.response, req.prompt, params)
     # Already a validated TraceResponse, serialised on the pool, off the event loop.
     return Response(body, media_type="application/json")
@@ -165,6 +171,9 @@ def info_of(state: AppState) -> s.InfoResponse:
             max_page_size=settings.max_page_size,
             max_support=settings.max_support,
             max_document_tokens=settings.max_document_tokens,
+            max_context_tokens=settings.max_context_tokens,
+            max_snippet_tokens=settings.max_snippet_tokens,
+            max_documents_per_span=settings.max_documents_per_span,
         ),
         chat=bool(state.backends),
     )

@@ -66,6 +66,9 @@ class LimitsOut(BaseModel):
     max_page_size: int
     max_support: int
     max_document_tokens: int
+    max_context_tokens: int
+    max_snippet_tokens: int
+    max_documents_per_span: int
 
 
 class InfoResponse(BaseModel):
@@ -208,7 +211,7 @@ class SearchRequest(Strict):
     )
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=10, ge=1)
-    window: int = Field(default=20, ge=0, le=500, description="Context tokens each side.")
+    window: int = Field(default=20, ge=0, description="Context tokens each side.")
 
     @model_validator(mode="after")
     def _check(self) -> Self:

@@ -7,8 +7,9 @@ is missing there. Values are validated once, when the server starts.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CORPUSTRACE_"
@@ -37,6 +38,12 @@ class Settings(BaseSettings):
         default=None,
         description="When set, every /api route except /api/health needs "
         "`Authorization: Bearer <token>`.",
+    )
+    api_token_file: Path | None = Field(
+        default=None,
+        description="File holding the API token (first line), e.g. a container secret; "
+        "used when `api_token` is not set. Prefer this or the environment variable to "
+        "`serve --api-token`, which other users can read in the process list.",
     )
     cors_origins: list[str] = Field(
         default_factory=list,
@@ -77,11 +84,62 @@ class Settings(BaseSettings):
     max_clauses: int = Field(
         default=8, ge=1, description="Most clauses (and terms per clause) of a CNF search."
     )
+    max_context_tokens: int = Field(
+        default=1_000,
+        ge=0,
+        le=10_000,
+        description="Largest `context_tokens` of a trace (long context, tokens each side of "
+        "a span); 413 above.",
+    )
+    max_snippet_tokens: int = Field(
+        default=200,
+        ge=0,
+        le=10_000,
+        description="Largest `snippet_tokens` of a trace (tokens each side); 413 above.",
+    )
+    max_documents_per_span: int = Field(
+        default=100,
+        ge=0,
+        le=1_000,
+        description="Largest `max_documents_per_span` of a trace; 413 above.",
+    )
+    max_delimiters: int = Field(
+        default=16, ge=0, le=64, description="Most `delimiters` of a trace; 413 above."
+    )
+    max_search_offset: int = Field(
+        default=1_000_000,
+        ge=0,
+        description="Largest `offset` of a search page (hits or documents); 413 above.",
+    )
+    max_search_window: int = Field(
+        default=500, ge=0, description="Largest `window` (context tokens) of a search; 413 above."
+    )
     request_timeout_s: float = Field(
         default=60.0,
         gt=0,
         description="Time limit of the blocking work of one request (queue wait included); "
         "504 after it.",
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time a client has to send a request's head (line and headers), from "
+        "connecting or from the previous response; the connection is closed after it.",
+    )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Time a client has to send a request's body once the app reads it; "
+        "408 and the connection closed after it.",
+    )
+    keep_alive_timeout_s: float = Field(
+        default=5.0, gt=0, description="Idle keep-alive connections are closed after this."
+    )
+    max_connections: int = Field(
+        default=256,
+        ge=1,
+        description="Open connections (and requests in progress) at most; a request arriving "
+        "beyond it gets 503.",
     )
     workers: int = Field(
         default=4,
@@ -118,3 +176,17 @@ class Settings(BaseSettings):
         default=50, ge=1, description="Most messages (the whole conversation) one chat accepts."
     )
     log_level: str = Field(default="info", description="uvicorn log level of `corpustrace serve`.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _token_from_file(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("api_token_file") and not data.get("api_token"):
+            path = Path(data["api_token_file"])
+            try:
+                token = path.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"api_token_file {path}: cannot be read ({exc})") from exc
+            if not token:
+                raise ValueError(f"api_token_file {path} is empty")
+            data = {**data, "api_token": token}
+        return data

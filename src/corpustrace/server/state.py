@@ -14,9 +14,11 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 
+from corpustrace import deadline as deadlines
+from corpustrace.deadline import Deadline
 from corpustrace.engine.engine import Engine
 from corpustrace.models.base import ChatBackend
-from corpustrace.server.errors import Timeout
+from corpustrace.server.errors import Timeout, Unavailable
 from corpustrace.server.schemas import TraceResponse
 from corpustrace.server.settings import Settings
 from corpustrace.trace import TraceParams, trace
@@ -55,28 +57,48 @@ class LRUCache:
 
 
 class AppState:
-    """Shared by every request of one app; built by `create_app`, closed at shutdown."""
+    """Shared by every request of one app; built by `create_app`, opened at start-up (the
+    engine), closed at shutdown."""
 
-    def __init__(self, settings: Settings, engine: Engine, backends: list[ChatBackend]) -> None:
+    def __init__(
+        self, settings: Settings, backends: list[ChatBackend], engine: Engine | None = None
+    ) -> None:
         self.settings = settings
-        self.engine = engine
+        self._engine = engine
         self.backends = {b.name: b for b in backends}
         self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="corpustrace-work")
         self.traces = LRUCache(settings.cache_size)
         self._inflight: dict[TraceKey, asyncio.Future[bytes]] = {}
+        self._closing = False
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise Unavailable("the index is not open (the server is starting or stopping)")
+        return self._engine
+
+    def open(self) -> None:
+        """Open the engine over `settings.index` (at start-up, not in the factory)."""
+        if self._engine is None:
+            self._engine = Engine.open(self.settings.index)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) on the bounded pool; the time limit counts the wait for a thread too.
 
-        On time-out the request answers 504; a job still queued is cancelled, a running
-        one finishes in the background (Python threads cannot be interrupted).
+        The job runs under a `Deadline` of the same limit: on time-out the request answers
+        504 and the deadline is cancelled, so a running job stops at its next check (the
+        engine's search loops and the trace steps check it) and its thread is free again.
         """
+        if self._closing:
+            raise Unavailable("the server is shutting down")
         loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(self.pool, functools.partial(fn, *args))
+        deadline = Deadline(self.settings.request_timeout_s)
+        job = loop.run_in_executor(self.pool, _within, deadline, functools.partial(fn, *args))
         try:
             async with asyncio.timeout(self.settings.request_timeout_s):
                 return await job
         except TimeoutError:
+            deadline.cancel()
             raise Timeout(
                 f"the request took longer than {self.settings.request_timeout_s:g} s"
             ) from None
@@ -134,8 +156,17 @@ class AppState:
                     logger.warning("chat model %s failed to load: %s", backend.name, exc)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        self.engine.close()
+        """Stop accepting work, wait for the jobs in flight (each ends by its deadline at
+        the latest), then close the engine."""
+        self._closing = True
+        self.pool.shutdown(wait=True)
+        if self._engine is not None:
+            self._engine.close()
+
+
+def _within(deadline: Deadline, fn: Callable[[], T]) -> T:
+    with deadlines.active(deadline):
+        return fn()
 
 
 _NOT_CACHED = b',"cached":false}'

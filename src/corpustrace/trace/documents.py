@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from corpustrace import deadline
 from corpustrace.tokenizer import Tokenizer
 from corpustrace.trace.params import TraceParams
 from corpustrace.trace.result import Snippet
@@ -50,6 +51,7 @@ def sample_hits(engine: Engine, span_ids: list[np.ndarray], params: TraceParams)
     radius = window_radius(params)
     finds = engine.find_many(span_ids)
     for index, (ids, found) in enumerate(zip(span_ids, finds, strict=True)):
+        deadline.check()
         limit = params.max_documents_per_span
         occurrences = engine.occurrences(ids, limit, seed=params.seed, found=found)
         span_hits = [
@@ -81,6 +83,7 @@ def decode_marked(
 
 def snippet_of(tokenizer: Tokenizer, hit: Hit, each_side: int) -> Snippet:
     """The snippet of one occurrence: `each_side` tokens either side, clipped to the document."""
+    deadline.check()
     w = hit.window
     lo, hi = around(len(w.tokens), w.match_start, w.match_end, each_side)
     text, char_start, char_end = decode_marked(

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from corpustrace import deadline
 from corpustrace.tokenizer import Tokenizer
 from corpustrace.trace.documents import Hit, around
 from corpustrace.trace.result import ContextSpan, Highlight, Snippet, Span, TracedDocument
@@ -89,13 +90,30 @@ def stitch(hits: list[Hit], lo: int, hi: int) -> np.ndarray:
     return out
 
 
-def find_all(haystack: np.ndarray, needle: np.ndarray) -> np.ndarray:
-    """Start positions of every occurrence of `needle` in `haystack` (brute force, small)."""
+def find_all(haystack: np.ndarray, needle: np.ndarray) -> list[int]:
+    """Start positions of every occurrence of `needle` in `haystack`, overlaps included.
+
+    Memory stays O(len(haystack)) however often the needle repeats: the bytes are
+    searched with `bytes.find` (linear per call) and only aligned matches are kept;
+    nothing of size len(haystack) * len(needle) is ever built.
+    """
     n = len(needle)
     if n == 0 or n > len(haystack):
-        return np.zeros(0, dtype=np.int64)
-    views = np.lib.stride_tricks.sliding_window_view(haystack, n)
-    return np.flatnonzero((views == needle).all(axis=1))
+        return []
+    width = haystack.dtype.itemsize
+    hay = np.ascontiguousarray(haystack).tobytes()
+    key = np.ascontiguousarray(needle, dtype=haystack.dtype).tobytes()
+    found = []
+    at = hay.find(key)
+    while at >= 0:
+        if at % width == 0:
+            found.append(at // width)
+            at = hay.find(key, at + width)
+        else:
+            at = hay.find(key, at + width - at % width)
+        if len(found) % 1024 == 0:
+            deadline.check()
+    return found
 
 
 def document_context(
@@ -108,7 +126,7 @@ def document_context(
     marks = []
     for span in sorted({h.span for h in hits}):
         ids = np.asarray(span_ids[span], dtype=tokens.dtype)
-        for at in find_all(tokens, ids).tolist():
+        for at in find_all(tokens, ids):
             marks.append(ContextSpan(span, starts[at], starts[at + len(ids)]))
     marks.sort(key=lambda m: (m.char_start, m.char_end, m.span))
     return text, marks
@@ -146,6 +164,7 @@ def merge_documents(
     """One TracedDocument per document; scores and levels are set by the rerank step."""
     documents = []
     for doc, members in group_by_document(hits).items():
+        deadline.check()
         doc_hits = [hits[i] for i in members]
         context, marks = document_context(tokenizer, doc_hits, span_ids, context_tokens)
         documents.append(

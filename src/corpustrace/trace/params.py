@@ -13,8 +13,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from corpustrace.errors import QueryError
+from corpustrace.errors import LimitExceeded, QueryError
 from corpustrace.tokenizer import check_text
+
+# Library-wide bounds on what one trace may ask for. The memory of a trace is then
+# bounded by its parameters whatever the corpus repeats: at most
+# K * max_documents_per_span windows of 2 * max(context_tokens, snippet_tokens) + span
+# tokens (K = ceil(span_density * L) spans), each window clipped to its document.
+# The server sets lower limits of its own (docs/api.md, settings table).
+MAX_CONTEXT_TOKENS = 10_000
+MAX_SNIPPET_TOKENS = 10_000
+MAX_DOCUMENTS_PER_SPAN = 1_000
+MAX_DELIMITERS = 64  # each at most MAX_DELIMITER_CHARS characters
+MAX_DELIMITER_CHARS = 64
+MAX_INT = 2**63 - 1  # every other integer must fit the engine's int64 arithmetic
 
 
 @dataclass(frozen=True)
@@ -42,9 +54,9 @@ class TraceParams:
             raise QueryError("word_boundaries must be true or false")
         _check_int("min_span_length", self.min_span_length, 1)
         _check_int("max_frequency", self.max_frequency, 1)
-        _check_int("max_documents_per_span", self.max_documents_per_span, 0)
-        _check_int("context_tokens", self.context_tokens, 0)
-        _check_int("snippet_tokens", self.snippet_tokens, 0)
+        _check_int("max_documents_per_span", self.max_documents_per_span, 0, MAX_DOCUMENTS_PER_SPAN)
+        _check_int("context_tokens", self.context_tokens, 0, MAX_CONTEXT_TOKENS)
+        _check_int("snippet_tokens", self.snippet_tokens, 0, MAX_SNIPPET_TOKENS)
         _check_int("seed", self.seed, 0)
 
     @classmethod
@@ -72,14 +84,20 @@ def _check_density(value: object) -> None:
 
 
 def _check_delimiters(delimiters: tuple[object, ...]) -> None:
+    if len(delimiters) > MAX_DELIMITERS:
+        raise LimitExceeded(f"at most {MAX_DELIMITERS} delimiters (the library's limit)")
     for d in delimiters:
+        if isinstance(d, str) and len(d) > MAX_DELIMITER_CHARS:
+            raise LimitExceeded(f"a delimiter is longer than {MAX_DELIMITER_CHARS} characters")
         if not isinstance(d, str) or not d:
             raise QueryError(f"every delimiter must be a non-empty string, got {d!r}")
         check_text(d, "a delimiter")
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
+def _check_int(name: str, value: object, minimum: int, maximum: int = MAX_INT) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise QueryError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
         raise QueryError(f"{name} must be at least {minimum}, got {value}")
+    if value > maximum:
+        raise LimitExceeded(f"{name} must be at most {maximum} (the library's limit), got {value}")

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from corpustrace import deadline as deadlines
+from corpustrace.deadline import Deadline
 from corpustrace.errors import QueryError
 from corpustrace.tokenizer import check_text
 from corpustrace.trace.documents import sample_hits, snippet_of
@@ -92,31 +94,49 @@ def keep_least_likely(
 
 
 def trace(
-    engine: Engine, response: str, prompt: str = "", params: TraceParams | None = None
+    engine: Engine,
+    response: str,
+    prompt: str = "",
+    params: TraceParams | None = None,
+    deadline: Deadline | None = None,
 ) -> TraceResult:
-    """Trace `response` (and the `prompt` it answered) back to the engine's corpus."""
+    """Trace `response` (and the `prompt` it answered) back to the engine's corpus.
+
+    With a `deadline`, the work stops soon after it passes (checked between the steps and
+    inside the long loops of the engine and of steps 3 and 4): DeadlineExceeded.
+    """
     if not isinstance(response, str) or not isinstance(prompt, str):
         raise QueryError("response and prompt must be strings")
     check_text(response, "response")
     check_text(prompt, "prompt")  # tokenized by nothing here, but echoed and reranked
     params = params if params is not None else TraceParams()
+    with deadlines.active(deadline if deadline is not None else deadlines.current()):
+        return _trace(engine, response, prompt, params)
+
+
+def _trace(engine: Engine, response: str, prompt: str, params: TraceParams) -> TraceResult:
     laps = _Laps()
     tokenizer = engine.tokenizer
     ids, offsets = tokenizer.encode_with_offsets(response)
     laps.lap("tokenize")
+    deadlines.check()
     candidates = find_spans(engine, ids, response, offsets, params)
     laps.lap("spans")
+    deadlines.check()
     spans = keep_least_likely(engine, ids, response, offsets, candidates, params)
     laps.lap("filter")
+    deadlines.check()
     span_ids = [ids[s.start : s.end] for s in spans]
     hits = sample_hits(engine, span_ids, params)
     snippets = [snippet_of(tokenizer, h, params.snippet_tokens) for h in hits]
     laps.lap("documents")
+    deadlines.check()
     highlights = merge_highlights(spans, response)
     documents = merge_documents(
         tokenizer, hits, snippets, span_ids, engine.doc_meta, params.context_tokens
     )
     laps.lap("merge")
+    deadlines.check()
     documents = rerank(documents, spans, highlights, prompt, response)
     laps.lap("rerank")
     return TraceResult(
