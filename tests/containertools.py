@@ -1,12 +1,13 @@
 """Podman as the container tests drive it: a store of their own under .cache/container/,
 a local Debian base image made with debootstrap (no container registry is reachable
-here), and the flags this machine needs.
+here), and the settings this machine needs, given to podman in configuration files
+(CONTAINERS_CONF, CONTAINERS_STORAGE_CONF) so that the commands stay the README's.
 
 This machine runs rootful podman 4.3 on cgroups v1: its default runtime (crun) fails
 there ("cgroups in hybrid mode not supported"), runc works; containers need explicit
 ulimits ("setrlimit ... operation not permitted" otherwise); the overlay storage
 driver works on the repository's disk. A Docker engine takes the same build and run
-commands without these flags.
+commands without any of this.
 """
 
 from __future__ import annotations
@@ -24,8 +25,20 @@ REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache" / "container"
 BASE_IMAGE = "localhost/corpustrace-test-base:bookworm-1"
 IMAGE = "localhost/corpustrace:test"
-LIMITS = ("--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096")
 HOST_CA = "/etc/ssl/host-ca.crt"  # in the base image: the CA bundle the host trusts
+CONTAINERS_CONF = """\
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+
+[engine]
+runtime = "runc"
+"""
+STORAGE_CONF = """\
+[storage]
+driver = "overlay"
+graphroot = "{graphroot}"
+runroot = "{runroot}"
+"""
 
 
 class PodmanError(RuntimeError):
@@ -45,34 +58,40 @@ def missing_tools() -> str | None:
     return None
 
 
-def global_flags() -> list[str]:
-    """The test's own store (images survive between runs; `rm -rf .cache/container`
-    starts afresh); its run state in the temp dir, which does not outlive a reboot."""
+def podman_env() -> dict[str, str]:
+    """The environment podman runs in: the test's own store (images survive between
+    runs; `rm -rf .cache/container` starts afresh), its run state in the temp dir (gone
+    after a reboot, as podman expects), runc and the ulimits."""
     key = hashlib.sha256(str(CACHE).encode()).hexdigest()[:12]
     runroot = Path(tempfile.gettempdir()) / f"corpustrace-podman-{key}"
-    return [
-        "--root",
-        str(CACHE / "storage"),
-        "--runroot",
-        str(runroot),
-        "--storage-driver",
-        "overlay",
-        "--runtime",
-        "runc",
-    ]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    files = {
+        "containers.conf": CONTAINERS_CONF,
+        "storage.conf": STORAGE_CONF.format(graphroot=CACHE / "storage", runroot=runroot),
+    }
+    for name, text in files.items():
+        path = CACHE / name
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+    return {
+        **os.environ,
+        "CONTAINERS_CONF": str(CACHE / "containers.conf"),
+        "CONTAINERS_STORAGE_CONF": str(CACHE / "storage.conf"),
+    }
 
 
 def podman(
     *args: str, timeout: float = 120, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """Run `podman ARGS`; raise PodmanError with the output's tail when it fails."""
-    argv = ["podman", *global_flags(), *args]
+    argv = ["podman", *args]
     proc = subprocess.run(
         argv,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        env=podman_env(),
     )
     if check and proc.returncode != 0:
         tail = (proc.stdout + proc.stderr)[-4000:]
@@ -119,8 +138,10 @@ def ensure_base(suite: str = "bookworm", mirror: str = "http://deb.debian.org/de
             shutil.copyfile(bundle, target)
             changes = ["--change", f"ENV PIP_CERT={HOST_CA}"]
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        argv = ["podman", *global_flags(), "import", *changes, "-", BASE_IMAGE]
-        imp = subprocess.run(argv, stdin=tar.stdout, capture_output=True, timeout=600)
+        argv = ["podman", "import", *changes, "-", BASE_IMAGE]
+        imp = subprocess.run(
+            argv, stdin=tar.stdout, capture_output=True, timeout=600, env=podman_env()
+        )
         tar.wait()
         if tar.returncode != 0 or imp.returncode != 0:
             raise PodmanError(f"podman import failed:\n{imp.stderr.decode()[-4000:]}")
@@ -136,7 +157,6 @@ def build_image(base: str, extra: Sequence[str] = ()) -> str:
         "docker",
         "--network",
         "host",
-        *LIMITS,
         "--build-arg",
         f"BASE={base}",
         *extra,

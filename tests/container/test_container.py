@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import servertools
-from containertools import LIMITS, PodmanError, build_image, ensure_base, missing_tools, podman
+from containertools import PodmanError, build_image, ensure_base, missing_tools, podman
 from corpustrace.cli import main
 from corpustrace.server import Settings, create_app
 
@@ -74,7 +74,6 @@ def index_dir(image: str, tmp_path_factory: pytest.TempPathFactory, bpe_path: Pa
     os.chown(index, uid, gid)
     podman(
         "run", "--rm", "--label", LABEL, "--network", "none", "--user", BUILDER,
-        *LIMITS,
         "-v", f"{data}:/data:ro", "-v", f"{index}:/index",
         image, "build", "/data/corpus.jsonl", "--out", "/index",
         "--tokenizer", "/data/tokenizer.json", "--quiet",
@@ -91,7 +90,6 @@ def server(image: str, index_dir: Path) -> Iterator[tuple[str, str]]:
     env = [arg for key, value in SERVER_ENV.items() for arg in ("-e", f"{key}={value}")]
     podman(
         "run", "-d", "--name", name, "--label", LABEL, *env,
-        *LIMITS,
         "-p", "127.0.0.1::8000", "-v", f"{index_dir}:/index:ro", image,
     )  # fmt: skip
     try:
