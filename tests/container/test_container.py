@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import servertools
-from containertools import PodmanError, build_image, ensure_base, missing_tools, podman
+from containertools import REPO, PodmanError, build_image, ensure_base, missing_tools, podman
 from corpustrace.cli import main
 from corpustrace.server import Settings, create_app
 
@@ -184,3 +184,26 @@ def test_health_check_passes(server: tuple[str, str]) -> None:
     name, _ = server
     assert podman("healthcheck", "run", name, check=False).returncode == 0
     assert inspect(name)["State"]["Health"]["Status"] == "healthy"
+
+
+def test_compose_file_matches_the_tested_commands() -> None:
+    """docker/compose.yaml is not run here (no compose tool for podman 4.3 with
+    profiles); it must say what the commands above do."""
+    yaml = pytest.importorskip("yaml")
+    compose = yaml.safe_load((REPO / "docker" / "compose.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    for name in ("corpustrace", "build"):
+        build = services[name]["build"]
+        assert (REPO / "docker" / build["context"] / build["dockerfile"]).resolve() == (
+            REPO / "docker" / "Dockerfile"
+        )
+    serve = services["corpustrace"]
+    assert serve["volumes"] == ["./index:/index:ro"]
+    assert all(port.startswith("127.0.0.1:") for port in serve["ports"])
+    assert all(key.startswith("CORPUSTRACE_") for key in serve["environment"])
+    builder = services["build"]
+    assert builder["network_mode"] == "none" and "./index:/index" in builder["volumes"]
+    assert builder["command"] == [
+        "build", "/data/corpus.jsonl", "--out", "/index", "--tokenizer", "/data/tokenizer.json"
+    ]  # fmt: skip
+    assert services["model"]["profiles"] == ["model"]
