@@ -51,6 +51,7 @@ def add_param_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--context-tokens", type=int)
     p.add_argument("--snippet-tokens", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument("--ranking", choices=("coverage", "bm25", "olmotrace"), help="default coverage")
 
 
 PARAM_NAMES = (
@@ -63,6 +64,7 @@ PARAM_NAMES = (
     "context_tokens",
     "snippet_tokens",
     "seed",
+    "ranking",
 )
 
 

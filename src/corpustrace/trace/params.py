@@ -3,7 +3,9 @@
 Liu et al., 2025, "OLMoTrace: Tracing Language Model Outputs Back to Trillions of
 Training Tokens": span density 0.05, spans cut at "\\n" and ".", spans start and end
 on word boundaries, at most 10 documents per span, 250 tokens of context each side,
-a snippet of 40 tokens each side.
+a snippet of 40 tokens each side. The one departure is the default `ranking`
+(`coverage`; `olmotrace` restores OLMoTrace's rank_bm25 rerank), chosen on the
+provenance benchmark (docs/quality.md).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corpustrace.errors import QueryError
+from corpustrace.trace.rerank import RANKINGS
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class TraceParams:
     context_tokens: int = 250  # step 3: long context, tokens each side of the span
     snippet_tokens: int = 40  # step 3: snippet, tokens each side of the span
     seed: int = 0  # step 3: sampling seed when a span has more occurrences
+    ranking: str = "coverage"  # step 5: coverage | bm25 | olmotrace (see trace/rerank.py)
 
     def __post_init__(self) -> None:
         if isinstance(self.delimiters, str) or not isinstance(self.delimiters, Sequence):
@@ -45,6 +49,8 @@ class TraceParams:
         _check_int("context_tokens", self.context_tokens, 0)
         _check_int("snippet_tokens", self.snippet_tokens, 0)
         _check_int("seed", self.seed, 0)
+        if self.ranking not in RANKINGS:
+            raise QueryError(f"ranking must be one of {', '.join(RANKINGS)}, got {self.ranking!r}")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> TraceParams:

@@ -114,7 +114,7 @@ def trace(
         tokenizer, hits, snippets, span_ids, engine.doc_meta, params.context_tokens
     )
     laps.lap("merge")
-    documents = rerank(documents, spans, highlights, prompt, response)
+    documents = rerank(documents, spans, highlights, prompt, response, params.ranking)
     laps.lap("rerank")
     return TraceResult(
         tokens=[int(t) for t in ids],
