@@ -10,6 +10,7 @@ from typing import Any
 
 from corpustrace import __version__
 from corpustrace.cli_common import SubParsers, print_json
+from corpustrace.cli_eval import add_eval_command
 from corpustrace.cli_lexical import add_lexical_commands
 from corpustrace.cli_query import add_query_commands
 from corpustrace.cli_serve import add_serve_commands
@@ -181,6 +182,7 @@ COMMANDS = [
     add_trace_command,
     add_serve_commands,
     add_lexical_commands,
+    add_eval_command,
 ]
 
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from corpustrace.errors import IndexFormatError, QueryError
+from corpustrace.errors import IndexFormatError, NotFound, QueryError
 from corpustrace.index import format as fmt
 from corpustrace.index.reader import open_array
 from corpustrace.lexical.bm25 import words
 
 
-class NoLexicalIndex(IndexFormatError):
+class NoLexicalIndex(NotFound):
     """The index has no lexical part (build it with `corpustrace lexical build`)."""
 
     code = "no_lexical_index"
