@@ -13,8 +13,9 @@ from corpustrace.cli_common import SubParsers
 
 def add_eval_command(sub: SubParsers) -> None:
     p = sub.add_parser("eval", help="quality benchmark: provenance and fact tracing")
-    p.add_argument("--corpus", type=Path, help="JSONL corpus for the provenance set "
-                   "(default: a generated one)")
+    p.add_argument(
+        "--corpus", type=Path, help="JSONL corpus for the provenance set (default: a generated one)"
+    )
     p.add_argument("--corpus-docs", type=int, default=10_000, help="documents read from it")
     p.add_argument("--cases", type=int, default=300, help="provenance responses")
     p.add_argument("--seeds", type=int, default=5, help="fact-tracing sets")
@@ -47,7 +48,9 @@ def run_eval(args: argparse.Namespace) -> int:
             fillers=args.fillers,
         )
         results = run_quality(options, say=lambda m: print(f"eval: {m}", file=sys.stderr))
-    command = "corpustrace eval " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "corpustrace eval"
+    command = (
+        "corpustrace eval " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "corpustrace eval"
+    )
     text = markdown(results, command)
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -67,7 +67,10 @@ def test_status_says_whether_the_part_exists(lex_client: TestClient, client: Tes
     status = lex_client.get("/api/lexical").json()
     assert status["available"] is True and status["documents"] > 0 and status["terms"] > 0
     assert client.get("/api/lexical").json() == {
-        "available": False, "documents": None, "terms": None, "postings": None
+        "available": False,
+        "documents": None,
+        "terms": None,
+        "postings": None,
     }
 
 

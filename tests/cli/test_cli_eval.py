@@ -14,7 +14,16 @@ from corpustrace.eval.methods import METHODS, FactQuery, register_method
 def test_eval_writes_results_and_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, md = tmp_path / "q.json", tmp_path / "q.md"
     args = ["eval", "--cases", "30", "--seeds", "2", "--per-frequency", "2", "--fillers", "30"]
-    args += ["--corpus-docs", "120", "-o", str(out), "--markdown", str(md), "--workdir", str(tmp_path)]
+    args += [
+        "--corpus-docs",
+        "120",
+        "-o",
+        str(out),
+        "--markdown",
+        str(md),
+        "--workdir",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     results = json.loads(out.read_text())
     prov = results["provenance"]["rankings"]

@@ -24,7 +24,10 @@ def corpus(tmp_path: Path) -> Path:
 
 def test_build_with_lexical_then_search(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "ix"
-    assert main(["build", str(corpus(tmp_path)), "-o", str(out), "-t", "bytes", "-q", "--lexical"]) == 0
+    assert (
+        main(["build", str(corpus(tmp_path)), "-o", str(out), "-t", "bytes", "-q", "--lexical"])
+        == 0
+    )
     assert "lexical index of 3 documents" in capsys.readouterr().out
     assert main(["search", str(out), "highest mountain Everest", "--lexical", "--json"]) == 0
     page = json.loads(capsys.readouterr().out)

@@ -92,5 +92,6 @@ def test_index_without_lexical_part_says_how_to_build_it(page: Any, plain_server
     page.wait_for_selector("#trace-output .hl")
     page.click("#tab-lexical")
     page.wait_for_function(
-        "document.querySelector('#pane-lexical .lexical-list').textContent.includes('lexical build')"
+        "document.querySelector('#pane-lexical .lexical-list')"
+        ".textContent.includes('lexical build')"
     )

@@ -11,7 +11,14 @@ import numpy as np
 
 from corpustrace.eval.corpus import Doc, generated_corpus
 from corpustrace.eval.facts import FREQUENCIES, fact_set, near_miss, people
-from corpustrace.eval.provenance import KINDS, ProvenanceCase, Piece, edit, provenance_set, truth_level
+from corpustrace.eval.provenance import (
+    KINDS,
+    Piece,
+    ProvenanceCase,
+    edit,
+    provenance_set,
+    truth_level,
+)
 from corpustrace.eval.tfidf import TfidfCosine
 from corpustrace.lexical.bm25 import words
 

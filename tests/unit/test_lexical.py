@@ -16,6 +16,7 @@ from corpustrace.index.reader import Index
 from corpustrace.index.verify import verify_index
 from corpustrace.index.writer import build_from_tokens
 from corpustrace.lexical import LexicalIndex, NoLexicalIndex, build_lexical
+from corpustrace.lexical import search as lexical_search
 from corpustrace.lexical.hits import describe, snippet_around, word_pattern
 from corpustrace.tokenizer_load import load_tokenizer
 
@@ -31,6 +32,7 @@ def make_index(path: Path, texts: list[str], shard_tokens: int = 1 << 20) -> Pat
 
 def slow_bm25(texts: list[str], query: str, k1: float = 1.5, b: float = 0.75) -> list[float]:
     """Lucene-idf BM25 of every document, one loop per symbol of the formula."""
+
     def toks(text: str) -> list[str]:
         out, word = [], ""
         for ch in text.lower() + " ":
@@ -60,12 +62,18 @@ def slow_bm25(texts: list[str], query: str, k1: float = 1.5, b: float = 0.75) ->
 
 def random_texts(rng: random.Random, n: int) -> list[str]:
     return [
-        " ".join(rng.choice(VOCAB) + rng.choice(["", ",", ".", "!"]) for _ in range(rng.randint(0, 15)))
+        " ".join(
+            rng.choice(VOCAB) + rng.choice(["", ",", ".", "!"]) for _ in range(rng.randint(0, 15))
+        )
         for _ in range(n)
     ]
 
 
-def test_scores_and_ranking_equal_the_slow_twin_on_random_corpora(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dense", [True, False])
+def test_scores_and_ranking_equal_the_slow_twin_on_random_corpora(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dense: bool
+) -> None:
+    monkeypatch.setattr(lexical_search, "DENSE_DOCS", 1 << 22 if dense else 0)
     rng = random.Random(3)
     for trial in range(8):
         texts = random_texts(rng, rng.randint(1, 40))
@@ -86,6 +94,9 @@ def test_scores_and_ranking_equal_the_slow_twin_on_random_corpora(tmp_path: Path
             assert {h.doc for h in hits} == set(np.flatnonzero(expected > 0).tolist())
             for h in hits:
                 assert h.score == pytest.approx(expected[h.doc], rel=1e-5)
+            for k in (1, 3):
+                assert lexical.search(query, limit=k)[1] == hits[:k]
+                assert lexical.search(query, limit=k, offset=1)[1] == hits[1 : k + 1]
         assert verify_index(path).ok
 
 

@@ -33,7 +33,11 @@ class Relation:
 RELATIONS = (
     Relation(
         "born_in",
-        ("{s} was born in {o}.", "{o} is the birthplace of {s}.", "Born in {o}, {s} grew up by the sea."),
+        (
+            "{s} was born in {o}.",
+            "{o} is the birthplace of {s}.",
+            "Born in {o}, {s} grew up by the sea.",
+        ),
         "Q: In which town did {s} come into the world? A:",
         "{s} comes from the town of {o}.",
     ),
@@ -160,8 +164,8 @@ def fact_set(seed: int, per_frequency: int = 6, fillers: int = 300) -> FactSet:
     texts += [(filler_document(rng, rng.randint(2, 5)), None) for _ in range(fillers)]
     rng.shuffle(texts)
     docs = []
-    for index, (text, fact) in enumerate(texts):
+    for index, (text, stated) in enumerate(texts):
         docs.append(Doc(text, {"id": f"fact-doc-{index}"}))
-        if fact is not None:
-            fact.docs.append(index)
+        if stated is not None:
+            stated.docs.append(index)
     return FactSet(docs, facts)

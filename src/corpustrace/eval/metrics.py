@@ -51,10 +51,17 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float]:
 
 def covered(text: str, intervals: Iterable[Interval]) -> set[int]:
     """Positions of the non-space characters of `text` inside any interval."""
-    return {i for a, b in intervals for i in range(max(a, 0), min(b, len(text))) if not text[i].isspace()}
+    return {
+        i
+        for a, b in intervals
+        for i in range(max(a, 0), min(b, len(text)))
+        if not text[i].isspace()
+    }
 
 
-def span_overlap(text: str, predicted: Iterable[Interval], truth: Iterable[Interval]) -> tuple[int, int, int]:
+def span_overlap(
+    text: str, predicted: Iterable[Interval], truth: Iterable[Interval]
+) -> tuple[int, int, int]:
     """(predicted, true, both): counts of non-space characters, to sum over a data set."""
     p, t = covered(text, predicted), covered(text, truth)
     return len(p), len(t), len(p & t)

@@ -25,10 +25,14 @@ def empty_confusion() -> dict[str, dict[str, int]]:
 
 def level_accuracy(confusion: dict[str, dict[str, int]]) -> float:
     """Mean over the true levels of the share predicted right (balanced accuracy)."""
-    return mean(ratio(row[t], sum(row.values())) for t, row in confusion.items() if any(row.values()))
+    return mean(
+        ratio(row[t], sum(row.values())) for t, row in confusion.items() if any(row.values())
+    )
 
 
-def evaluate_ranking(engine: Engine, cases: Sequence[ProvenanceCase], ranking: str) -> dict[str, Any]:
+def evaluate_ranking(
+    engine: Engine, cases: Sequence[ProvenanceCase], ranking: str
+) -> dict[str, Any]:
     """Span precision/recall, MRR and recall@10 of the sources, levels vs ground truth."""
     confusion = empty_confusion()
     chars = [0, 0, 0]

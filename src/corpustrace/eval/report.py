@@ -22,8 +22,10 @@ def provenance_table(result: dict[str, Any]) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lex = result.get("lexical")
     if lex:
-        lines.append(f"| whole-corpus BM25 | – | – | {f3(lex['mrr'])} | {f3(lex['recall_at_10'])} "
-                     "| – | – | – |")
+        lines.append(
+            f"| whole-corpus BM25 | – | – | {f3(lex['mrr'])} | {f3(lex['recall_at_10'])} "
+            "| – | – | – |"
+        )
     return "\n".join(lines)
 
 
@@ -31,15 +33,19 @@ def confusion_table(confusion: dict[str, dict[str, int]]) -> str:
     lines = ["| true \\ predicted | low | medium | high | absent |", "|---|---|---|---|---|"]
     for truth in reversed(LEVELS):
         row = confusion[truth]
-        lines.append(f"| {truth} | {row['low']} | {row['medium']} | {row['high']} | {row['absent']} |")
+        lines.append(
+            f"| {truth} | {row['low']} | {row['medium']} | {row['high']} | {row['absent']} |"
+        )
     return "\n".join(lines)
 
 
 def facts_table(result: dict[str, Any], metric: str) -> str:
     methods = result["methods"]
     buckets = list(next(iter(methods.values())))
-    lines = ["| method | " + " | ".join(f"f={b}" for b in buckets) + " |",
-             "|---|" + "---|" * len(buckets)]
+    lines = [
+        "| method | " + " | ".join(f"f={b}" for b in buckets) + " |",
+        "|---|" + "---|" * len(buckets),
+    ]
     for name, per_bucket in methods.items():
         cells = [f"{m:.3f} ± {h:.3f}" for m, h in (per_bucket[b][metric] for b in buckets)]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -47,13 +53,28 @@ def facts_table(result: dict[str, Any], metric: str) -> str:
 
 
 def timing_table(t: dict[str, Any]) -> str:
-    return "\n".join([
-        "| | corpustrace lexical | rank_bm25 | ratio |",
+    lines = [
+        f"{t['documents']:,} documents, {t['queries']} queries (prompt + response).",
+        "",
+        "| | corpustrace lexical | rank_bm25 | rank_bm25 / ours |",
         "|---|---|---|---|",
-        f"| build (s) | {t['build_s']} | {t['rank_bm25_build_s']} | {t['build_ratio']}× |",
+        f"| build (s) | {t['build_s']} | {t['rank_bm25_build_s']} | {_inverse(t['build_ratio'])} |",
         f"| top-10 query (ms) | {t['query_ms']} | {t['rank_bm25_query_ms']} | "
-        f"{t['query_speedup']}× faster |",
-    ])
+        f"{t['query_speedup']} |",
+    ]
+    if "bm25s_build_s" in t:
+        lines += [
+            "",
+            f"bm25s {t['bm25s_version']} (in memory, same words and Lucene idf) in the same run: "
+            f"build {t['bm25s_build_s']} s, query {t['bm25s_query_ms']} ms "
+            f"(bm25s / ours: build {_inverse(t['bm25s_build_ratio'])}, "
+            f"query {t['bm25s_query_ratio']}).",
+        ]
+    return "\n".join(lines)
+
+
+def _inverse(ratio: float | None) -> str:
+    return "–" if not ratio else f"{1 / ratio:.2f}"
 
 
 def markdown(results: dict[str, Any], command: str) -> str:
@@ -75,8 +96,16 @@ def markdown(results: dict[str, Any], command: str) -> str:
         f"({f['sets'][0]['documents']:,} documents, {f['sets'][0]['facts']} facts per seed)",
         "",
     ]
-    for metric, title in (("mrr", "MRR"), ("recall_at_10", "recall@10"),
-                          ("precision_at_10", "precision@10")):
+    for metric, title in (
+        ("mrr", "MRR"),
+        ("recall_at_10", "recall@10"),
+        ("precision_at_10", "precision@10"),
+    ):
         parts += [f"{title} by fact frequency:", "", facts_table(f, metric), ""]
-    parts += ["### Lexical index on the provenance corpus", "", timing_table(p["lexical_timing"]), ""]
+    parts += [
+        "### Lexical index on the provenance corpus",
+        "",
+        timing_table(p["lexical_timing"]),
+        "",
+    ]
     return "\n".join(parts)

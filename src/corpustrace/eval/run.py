@@ -59,7 +59,9 @@ def run_provenance(options: QualityOptions, say: Say) -> dict[str, Any]:
     return result
 
 
-def score_facts(ctx: MethodContext, facts: Sequence[Any], name: str) -> dict[int, list[dict[str, float]]]:
+def score_facts(
+    ctx: MethodContext, facts: Sequence[Any], name: str
+) -> dict[int, list[dict[str, float]]]:
     ranker = METHODS[name](ctx)
     buckets: dict[int, list[dict[str, float]]] = {f: [] for f in FREQUENCIES}
     for fact in facts:
@@ -93,14 +95,20 @@ def run_facts(options: QualityOptions, say: Say) -> dict[str, Any]:
                 buckets = score_facts(ctx, fs.facts, name)
                 per_seed[name].append(bucket_means(buckets))
     methods = {name: over_seeds(rows) for name, rows in per_seed.items()}
-    return {"seeds": options.seeds, "sets": sizes, "methods": methods,
-            "seconds": round(time.monotonic() - started, 1)}
+    return {
+        "seeds": options.seeds,
+        "sets": sizes,
+        "methods": methods,
+        "seconds": round(time.monotonic() - started, 1),
+    }
 
 
 def bucket_means(buckets: dict[int, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
     """Mean of each metric per frequency bucket, and over all facts ('all')."""
     out = {
-        str(f): {k: mean(r[k] for r in rows) for k in rows[0]} for f, rows in buckets.items() if rows
+        str(f): {k: mean(r[k] for r in rows) for k in rows[0]}
+        for f, rows in buckets.items()
+        if rows
     }
     everything = [r for rows in buckets.values() for r in rows]
     out["all"] = {k: mean(r[k] for r in everything) for k in everything[0]}
@@ -119,11 +127,14 @@ def run_quality(options: QualityOptions, say: Say = print) -> dict[str, Any]:
     """The whole benchmark; a JSON-ready dict."""
     started = time.monotonic()
     options.workdir.mkdir(parents=True, exist_ok=True)
-    result = {
+    result: dict[str, Any] = {
         "corpustrace_version": corpustrace.__version__,
         "machine": {"python": platform.python_version(), "processor": platform.machine()},
-        "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(options).items()
-                    if k != "workdir"},
+        "options": {
+            k: str(v) if isinstance(v, Path) else v
+            for k, v in vars(options).items()
+            if k != "workdir"
+        },
         "provenance": run_provenance(options, say),
         "facts": run_facts(options, say),
     }

@@ -34,7 +34,7 @@ def lexical_timing(index: Path, docs: Sequence[Doc], queries: Sequence[str]) -> 
     for q in queries:
         np.argsort(-baseline.get_scores(words(q)))[:10]
     base_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
-    return {
+    timing: dict[str, Any] = {
         "documents": len(docs),
         "queries": len(queries),
         "build_s": round(ours_build, 3),
@@ -45,4 +45,31 @@ def lexical_timing(index: Path, docs: Sequence[Doc], queries: Sequence[str]) -> 
         "query_speedup": round(base_ms / ours_ms, 1) if ours_ms else None,
         "note": "ours decodes every document from the index and writes arrays; "
         "rank_bm25 is given the words in memory",
+    }
+    timing.update(bm25s_timing(docs, queries, ours_build, ours_ms))
+    return timing
+
+
+def bm25s_timing(
+    docs: Sequence[Doc], queries: Sequence[str], ours_build: float, ours_ms: float
+) -> dict[str, Any]:
+    """The same for bm25s (eager sparse BM25 in memory) when it is installed; {} if not."""
+    try:
+        import bm25s
+    except ImportError:
+        return {}
+    started = time.perf_counter()
+    retriever = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
+    retriever.index([words(d.text) for d in docs], show_progress=False)
+    build = time.perf_counter() - started
+    started = time.perf_counter()
+    for q in queries:
+        retriever.retrieve([words(q) or ["\x00"]], k=min(10, len(docs)), show_progress=False)
+    ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
+    return {
+        "bm25s_version": str(getattr(bm25s, "__version__", "")),
+        "bm25s_build_s": round(build, 3),
+        "bm25s_query_ms": round(ms, 3),
+        "bm25s_build_ratio": round(ours_build / build, 2) if build else None,
+        "bm25s_query_ratio": round(ms / ours_ms, 2) if ours_ms else None,
     }

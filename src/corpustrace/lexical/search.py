@@ -19,6 +19,8 @@ from corpustrace.index import format as fmt
 from corpustrace.index.reader import open_array
 from corpustrace.lexical.bm25 import words
 
+DENSE_DOCS = 1 << 22  # up to this many documents a query scores into a dense array
+
 
 class NoLexicalIndex(NotFound):
     """The index has no lexical part (build it with `corpustrace lexical build`)."""
@@ -38,10 +40,12 @@ class LexicalIndex:
 
     def __init__(self, directory: Path, info: dict[str, Any]) -> None:
         self.info = info
-        self.offsets: np.ndarray = open_array(directory / fmt.LEX_TERM_OFFSETS, "<u8")
-        self.docs: np.ndarray = open_array(directory / fmt.LEX_DOCS, "<u4")
-        self.weights: np.ndarray = open_array(directory / fmt.LEX_WEIGHTS, "<f4")
-        self.doc_lengths: np.ndarray = open_array(directory / fmt.LEX_DOC_LENGTHS, "<u4")
+        # Plain ndarray views of the memory maps: np.memmap's subclass hooks cost more than
+        # the gathers themselves on the many small slices a query takes.
+        self.offsets = plain(open_array(directory / fmt.LEX_TERM_OFFSETS, "<u8"))
+        self.docs = plain(open_array(directory / fmt.LEX_DOCS, "<u4"))
+        self.weights = plain(open_array(directory / fmt.LEX_WEIGHTS, "<f4"))
+        self.doc_lengths = plain(open_array(directory / fmt.LEX_DOC_LENGTHS, "<u4"))
         raw = (directory / fmt.LEX_TERMS).read_bytes().decode("utf-8")
         terms = raw.split("\n") if raw else []
         self.vocab = {t: i for i, t in enumerate(terms)}
@@ -70,35 +74,71 @@ class LexicalIndex:
         lo, hi = int(self.offsets[t]), int(self.offsets[t + 1])
         return self.docs[lo:hi], self.weights[lo:hi]
 
+    def query_postings(self, query: str) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
+        """(documents, weights, times in the query) of each query word the corpus has."""
+        out = {}
+        for word, n in Counter(words(query)).items():
+            docs, weights = self.postings(word)
+            if len(docs):
+                out[word] = (docs, weights, n)
+        return out
+
     def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """(documents with a positive score, their scores), documents ascending."""
-        counts = Counter(words(query))
-        parts = [(self.postings(w), n) for w, n in counts.items()]
-        docs = [d for (d, _), _ in parts if len(d)]
-        if not docs:
+        return self._scores(self.query_postings(query))
+
+    def _scores(
+        self, parts: dict[str, tuple[np.ndarray, np.ndarray, int]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if not parts:
             return np.zeros(0, np.int64), np.zeros(0, np.float64)
-        weights = [w.astype(np.float64) * n for (d, w), n in parts if len(d)]
-        found, where = np.unique(np.concatenate(docs), return_inverse=True)
-        return found.astype(np.int64), np.bincount(where, weights=np.concatenate(weights))
+        docs = [d for d, _, _ in parts.values()]
+        weights = np.concatenate([w.astype(np.float64) * n for _, w, n in parts.values()])
+        touched = np.concatenate(docs)
+        if self.n_docs <= DENSE_DOCS:  # one pass over a dense array beats sorting postings
+            dense = np.bincount(touched, weights=weights, minlength=self.n_docs)
+            found = np.flatnonzero(dense > 0)
+            return found.astype(np.int64), dense[found]
+        found, where = np.unique(touched, return_inverse=True)
+        return found.astype(np.int64), np.bincount(where, weights=weights)
 
     def search(self, query: str, limit: int = 10, offset: int = 0) -> tuple[int, list[LexicalHit]]:
         """(documents matching any query word, one page of them by score, best first)."""
         if limit < 1 or offset < 0:
             raise QueryError("limit must be at least 1 and offset not negative")
-        docs, scores = self.scores(query)
-        order = np.lexsort((docs, -scores))[offset : offset + limit]
-        query_words = set(words(query))
+        parts = self.query_postings(query)
+        docs, scores = self._scores(parts)
+        order = top_order(docs, scores, offset + limit)[offset:]
+        page = docs[order]
+        matched = matched_terms({w: d for w, (d, _, _) in sorted(parts.items())}, page)
         hits = [
-            LexicalHit(
-                doc=int(docs[i]),
-                score=float(scores[i]),
-                matched=tuple(sorted(w for w in query_words if self.contains(w, int(docs[i])))),
-            )
-            for i in order
+            LexicalHit(doc=int(d), score=float(scores[i]), matched=tuple(m))
+            for i, d, m in zip(order, page, matched, strict=True)
         ]
         return len(docs), hits
 
-    def contains(self, term: str, doc: int) -> bool:
-        found, _ = self.postings(term)
-        i = int(np.searchsorted(found, doc))
-        return i < len(found) and int(found[i]) == doc
+
+def plain(array: np.ndarray) -> np.ndarray:
+    return array.view(np.ndarray)
+
+
+def matched_terms(postings: dict[str, np.ndarray], docs: np.ndarray) -> list[list[str]]:
+    """For each document, the terms (in the mapping's order) whose postings hold it."""
+    out: list[list[str]] = [[] for _ in range(len(docs))]
+    if not len(docs):
+        return out
+    for term, found in postings.items():
+        at = np.minimum(np.searchsorted(found, docs), len(found) - 1)
+        for k in np.flatnonzero(found[at] == docs):
+            out[int(k)].append(term)
+    return out
+
+
+def top_order(docs: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best (score descending, then document ascending), in that order."""
+    if k < len(scores):
+        # Everything scoring at least the k-th best score, ties included, then sorted.
+        kth = np.partition(-scores, k - 1)[k - 1]
+        keep = np.flatnonzero(-scores <= kth)
+        return keep[np.lexsort((docs[keep], -scores[keep]))][:k]
+    return np.lexsort((docs, -scores))

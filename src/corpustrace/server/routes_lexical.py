@@ -13,8 +13,13 @@ from corpustrace.lexical import LexicalIndex
 from corpustrace.lexical.hits import describe
 from corpustrace.server.errors import TooLarge
 from corpustrace.server.routes_api import ERRORS
-from corpustrace.server.schemas_lexical import LexicalHitOut, LexicalMark, LexicalRequest
-from corpustrace.server.schemas_lexical import LexicalResponse, LexicalStatus
+from corpustrace.server.schemas_lexical import (
+    LexicalHitOut,
+    LexicalMark,
+    LexicalRequest,
+    LexicalResponse,
+    LexicalStatus,
+)
 from corpustrace.server.security import require_token
 from corpustrace.server.settings import Settings
 from corpustrace.server.state import AppState, get_state
@@ -43,7 +48,9 @@ def check_lexical(settings: Settings, req: LexicalRequest) -> None:
     if req.limit > settings.max_page_size:
         raise TooLarge(f"limit {req.limit} is over max_page_size ({settings.max_page_size})")
     if req.offset > settings.max_lexical_offset:
-        raise TooLarge(f"offset {req.offset} is over max_lexical_offset ({settings.max_lexical_offset})")
+        raise TooLarge(
+            f"offset {req.offset} is over max_lexical_offset ({settings.max_lexical_offset})"
+        )
 
 
 def search(engine: Engine, lexical: LexicalIndex, req: LexicalRequest) -> LexicalResponse:
@@ -62,7 +69,9 @@ def search(engine: Engine, lexical: LexicalIndex, req: LexicalRequest) -> Lexica
                 marks=[LexicalMark(char_start=a, char_end=b) for a, b in d.marks],
             )
         )
-    return LexicalResponse(query=req.query, count=count, offset=req.offset, limit=req.limit, hits=rows)
+    return LexicalResponse(
+        query=req.query, count=count, offset=req.offset, limit=req.limit, hits=rows
+    )
 
 
 @router.post("/lexical", response_model=LexicalResponse, tags=["lexical"])
