@@ -53,3 +53,17 @@ def test_lexical_build_adds_the_part_to_an_existing_index(
     assert main(["search", str(out), "bread", "--lexical", "--json", "--limit", "1"]) == 0
     assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["hits"][0]["doc"] == 2
     assert main(["verify", str(out)]) == 0
+
+
+def test_trace_ranking_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ix"
+    assert main(["build", str(corpus(tmp_path)), "-o", str(out), "-t", "bytes", "-q"]) == 0
+    capsys.readouterr()
+    response = "Mount Everest is the highest mountain."
+    for ranking, level in (("coverage", "high"), ("olmotrace", "low")):
+        args = ["trace", str(out), "--response", response, "--ranking", ranking, "--json"]
+        assert main(args) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["params"]["ranking"] == ranking
+        assert data["documents"][0]["meta"]["title"] == "Mount Everest"
+        assert data["documents"][0]["level"] == level

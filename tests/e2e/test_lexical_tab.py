@@ -95,3 +95,16 @@ def test_index_without_lexical_part_says_how_to_build_it(page: Any, plain_server
         "document.querySelector('#pane-lexical .lexical-list')"
         ".textContent.includes('lexical build')"
     )
+
+
+def test_trace_page_ranking_choice(page: Any, lexical_server: str) -> None:
+    """A verbatim copy is "high" by default and "low" under OLMoTrace's rerank."""
+    page.goto(f"{lexical_server}/trace")
+    page.fill("#trace-response", TEXT)
+    page.click("#trace-submit")
+    page.wait_for_selector("#trace-output .hl")
+    assert page.locator("#trace-output .hl").first.get_attribute("data-level") == "high"
+    page.click("details.params summary")
+    page.select_option("select[name=ranking]", "olmotrace")
+    page.click("#trace-submit")
+    page.wait_for_selector("#trace-output .hl[data-level=low]")
