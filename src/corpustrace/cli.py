@@ -116,6 +116,7 @@ def index_summary(path: Path) -> dict[str, Any]:
         "bad_lines": manifest.build.get("bad_lines", 0),
         "created": manifest.created,
         "corpustrace_version": manifest.corpustrace_version,
+        "lexical": manifest.lexical,
     }
 
 
@@ -145,6 +146,11 @@ def run_info(args: argparse.Namespace) -> int:
     )
     if info["bad_lines"]:
         print(f"bad lines    {info['bad_lines']:,} skipped")
+    lexical = info["lexical"]
+    if lexical:
+        print(
+            f"lexical      BM25 over {lexical['terms']:,} terms, {lexical['postings']:,} postings"
+        )
     return 0
 
 

@@ -40,6 +40,11 @@ def test_build_with_lexical_then_search(tmp_path: Path, capsys: pytest.CaptureFi
     text = capsys.readouterr().out
     assert "1 documents match" in text and "[2] Bread" in text
     assert main(["verify", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert "lexical      BM25 over" in capsys.readouterr().out
+    assert main(["info", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["lexical"]["documents"] == 3
 
 
 def test_lexical_build_adds_the_part_to_an_existing_index(

@@ -3,13 +3,15 @@ slow twin."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
-from corpustrace.eval.corpus import Doc, generated_corpus
+from corpustrace.eval.corpus import Doc, generated_corpus, read_jsonl_corpus
 from corpustrace.eval.facts import FREQUENCIES, fact_set, near_miss, people
 from corpustrace.eval.provenance import (
     KINDS,
@@ -103,3 +105,14 @@ def test_tfidf_cosine_equals_the_slow_twin() -> None:
         assert all(expected[d] > 0 for d in ranked)
         assert [expected[d] for d in ranked] == sorted((expected[d] for d in ranked), reverse=True)
     assert TfidfCosine([Doc("a", {}).text]).rank("zzz", 3) == []
+
+
+def test_read_jsonl_corpus_keeps_metadata_and_samples(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    rows = [{"text": f"Text {i}.", "title": f"T{i}"} for i in range(5)] + [{"text": " "}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    docs = read_jsonl_corpus(path, limit=10)
+    assert [d.text for d in docs] == [f"Text {i}." for i in range(5)]
+    assert docs[0].meta == {"title": "T0"}
+    sample = read_jsonl_corpus(path, limit=3, seed=1)
+    assert len(sample) == 3 and sample == read_jsonl_corpus(path, limit=3, seed=1)
