@@ -10,6 +10,8 @@ from typing import Any
 
 from corpustrace import __version__
 from corpustrace.cli_common import SubParsers, print_json
+from corpustrace.cli_eval import add_eval_command
+from corpustrace.cli_lexical import add_lexical_commands
 from corpustrace.cli_query import add_query_commands
 from corpustrace.cli_serve import add_serve_commands
 from corpustrace.cli_trace import add_trace_command
@@ -47,6 +49,7 @@ def add_build(sub: SubParsers) -> None:
     p.add_argument("--append", action="store_true", help="add the inputs as new shards")
     p.add_argument("--skip-bad-lines", action="store_true", help="count malformed lines, go on")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--lexical", action="store_true", help="also build the lexical (BM25) part")
     p.set_defaults(handler=run_build)
 
 
@@ -69,7 +72,7 @@ def run_build(args: argparse.Namespace) -> int:
     )
     if result.already_complete:
         print(f"{result.out}: index already complete ({result.documents:,} documents)")
-        return 0
+        return run_lexical_build(args) if args.lexical else 0
     rate = result.tokens / result.seconds if result.seconds else 0.0
     resumed = f", {result.shards_resumed} resumed" if result.shards_resumed else ""
     print(
@@ -84,7 +87,13 @@ def run_build(args: argparse.Namespace) -> int:
             print(f"  {example}", file=sys.stderr)
     if result.stats.get("binary_files"):
         print(f"skipped {result.stats['binary_files']} binary files", file=sys.stderr)
-    return 0
+    return run_lexical_build(args) if args.lexical else 0
+
+
+def run_lexical_build(args: argparse.Namespace) -> int:
+    from corpustrace.cli_lexical import run_lexical_build as build_part
+
+    return build_part(argparse.Namespace(index=args.out))
 
 
 def index_summary(path: Path) -> dict[str, Any]:
@@ -107,6 +116,7 @@ def index_summary(path: Path) -> dict[str, Any]:
         "bad_lines": manifest.build.get("bad_lines", 0),
         "created": manifest.created,
         "corpustrace_version": manifest.corpustrace_version,
+        "lexical": manifest.lexical,
     }
 
 
@@ -136,6 +146,11 @@ def run_info(args: argparse.Namespace) -> int:
     )
     if info["bad_lines"]:
         print(f"bad lines    {info['bad_lines']:,} skipped")
+    lexical = info["lexical"]
+    if lexical:
+        print(
+            f"lexical      BM25 over {lexical['terms']:,} terms, {lexical['postings']:,} postings"
+        )
     return 0
 
 
@@ -178,6 +193,8 @@ COMMANDS = [
     add_query_commands,
     add_trace_command,
     add_serve_commands,
+    add_lexical_commands,
+    add_eval_command,
 ]
 
 

@@ -51,6 +51,7 @@ def add_query_commands(sub: SubParsers) -> None:
     p.add_argument("--offset", type=int, default=0)
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--window", type=int, default=30, help="context tokens each side")
+    p.add_argument("--lexical", action="store_true", help="BM25 over the whole corpus instead")
     p.set_defaults(handler=run_search)
 
     p = sub.add_parser("doc", help="a document by its index")
@@ -148,6 +149,10 @@ def run_prob(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace) -> int:
+    if args.lexical:
+        from corpustrace.cli_lexical import run_lexical_search
+
+        return run_lexical_search(args)
     engine = open_engine(args.index)
     ids = encode(engine, args.text)
     hits = engine.search_documents(ids, offset=args.offset, limit=args.limit, window=args.window)

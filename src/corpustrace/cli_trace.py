@@ -52,6 +52,7 @@ def add_param_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--context-tokens", type=int)
     p.add_argument("--snippet-tokens", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument("--ranking", choices=("coverage", "bm25", "olmotrace"), help="default coverage")
 
 
 PARAM_NAMES = (
@@ -64,6 +65,7 @@ PARAM_NAMES = (
     "context_tokens",
     "snippet_tokens",
     "seed",
+    "ranking",
 )
 
 

@@ -104,7 +104,8 @@ def fetch_demo_model(home: Path) -> Path:
 
 
 def build_demo_index(home: Path, corpus: Path, tokenizer: Path, *, rebuild: bool = False) -> Path:
-    """The index of `corpus` under `home/index`, built unless a finished one is there.
+    """The index of `corpus` under `home/index` with its lexical part, built unless a
+    finished one is there.
 
     An interrupted build leaves no manifest; building again resumes it.
     """
@@ -115,11 +116,24 @@ def build_demo_index(home: Path, corpus: Path, tokenizer: Path, *, rebuild: bool
         shutil.rmtree(out)
     if (out / MANIFEST).is_file():
         say(f"index: {out} (cached)")
-        return out
-    say(f"index: building {out} with the tokenizer of {tokenizer.name}")
-    result = build(BuildOptions(inputs=[str(corpus)], out=out, tokenizer=str(tokenizer)))
-    say(f"index: {result.documents:,} documents, {result.tokens:,} tokens ({result.seconds:.1f}s)")
+    else:
+        say(f"index: building {out} with the tokenizer of {tokenizer.name}")
+        result = build(BuildOptions(inputs=[str(corpus)], out=out, tokenizer=str(tokenizer)))
+        sizes = f"{result.documents:,} documents, {result.tokens:,} tokens"
+        say(f"index: {sizes} ({result.seconds:.1f}s)")
+    ensure_lexical(out)
     return out
+
+
+def ensure_lexical(index: Path) -> None:
+    """The lexical part (whole-corpus BM25, the UI's "Lexical" tab), built once."""
+    from corpustrace.index import format as fmt
+    from corpustrace.lexical import build_lexical
+
+    if fmt.Manifest.load(index).lexical is not None:
+        return
+    done = build_lexical(index)
+    say(f"lexical index: {done.terms:,} terms, {done.postings:,} postings ({done.seconds:.1f}s)")
 
 
 def pip_download(requirement: str, dest: Path) -> Path:

@@ -175,6 +175,7 @@ def test_trace_parameters_are_passed_through(client: TestClient, index_dir: Path
         "context_tokens": 30,
         "snippet_tokens": 5,
         "seed": 7,
+        "ranking": "olmotrace",
     }
     r = client.post("/api/trace", json={"response": servertools.RIVER_REPLY, **params}).json()
     assert r["params"] == params

@@ -13,6 +13,8 @@ import pytest
 from corpustrace import demo
 from corpustrace.errors import ModelError
 from corpustrace.index.reader import Index
+from corpustrace.index.verify import verify_index
+from corpustrace.lexical import LexicalIndex
 
 SUMMARIES: dict[str, Any] = {
     "2001: A Space Odyssey": {
@@ -126,6 +128,10 @@ def test_build_demo_index_once(tmp_path: Path, bpe_path: Path, offline_index: li
     meta = shard.doc_meta(local)
     assert (meta["id"], meta["title"], meta["topic"]) == ("2001: A Space Odyssey",) * 2 + ("Arts",)
     assert meta["url"].startswith("https://en.wikipedia.org/wiki/2001:")
+    # The lexical tab of the demo works: the part is built and answers.
+    _, hits = LexicalIndex.open(index).search("Space Odyssey", limit=1)
+    assert hits and hits[0].doc == 0
+    assert verify_index(index).ok
 
 
 def test_default_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from corpustrace.tokenizer import Tokenizer
 from corpustrace.tokenizer_load import load_tokenizer
 from corpustrace.trace import TraceParams, TraceResult, trace
 from corpustrace.trace.filter import unigram_logprob
-from corpustrace.trace.rerank import level_of
+from corpustrace.trace.rerank import level_of, rank_key
 
 EXACT = TraceParams(span_density=1, delimiters=(), word_boundaries=False, min_span_length=1)
 SPANS_ONLY = dataclasses.replace(EXACT, max_documents_per_span=0)
@@ -66,9 +66,9 @@ def check_consistent(result: TraceResult) -> None:
         assert {m.span for m in doc.context_spans} >= {doc.spans[0]}
     for h in result.highlights:
         assert result.text[h.char_start : h.char_end] == h.text
-    assert [d.bm25 for d in result.documents] == sorted(
-        (d.bm25 for d in result.documents), reverse=True
-    )
+    ranking = result.params["ranking"]
+    keys = [rank_key(d, ranking) for d in result.documents]
+    assert keys == sorted(keys)
 
 
 def slow_longest(docs: list[list[int]], ids: list[int]) -> list[int]:
@@ -252,7 +252,7 @@ def test_spans_at_the_first_and_last_suffix_array_rank(tmp_path: Path) -> None:
 def test_bm25_relevance_and_levels_in_the_pipeline(story: Engine) -> None:
     prompt = "Tell me about the fox"
     response = "The quick brown fox jumps over the lazy dog. The fox likes café."
-    result = trace(story, response, prompt, TraceParams(span_density=1))
+    result = trace(story, response, prompt, TraceParams(span_density=1, ranking="olmotrace"))
     contexts = [d.context for d in result.documents]
     assert len(contexts) >= 2
     query = (prompt + " " + response).lower().split()

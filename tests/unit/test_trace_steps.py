@@ -26,6 +26,7 @@ from corpustrace.trace.rerank import (
     level_of,
     relevance,
     rerank,
+    span_coverage,
 )
 from corpustrace.trace.result import Span, TracedDocument
 from corpustrace.trace.spans import (
@@ -373,7 +374,7 @@ def make_doc(doc: int, context: str, spans: list[int]) -> TracedDocument:
     return TracedDocument(doc, 0, {}, 0.0, 0.0, "low", spans, [], context, [])
 
 
-def test_rerank_sorts_documents_and_sets_levels() -> None:
+def test_olmotrace_rerank_sorts_documents_and_sets_levels() -> None:
     response = "alpha beta gamma"
     spans = [make_span(0, 5), make_span(6, 10), make_span(11, 16)]
     highlights = merge_highlights(spans, response)
@@ -382,7 +383,7 @@ def test_rerank_sorts_documents_and_sets_levels() -> None:
         make_doc(1, "alpha beta gamma alpha beta gamma", [0, 1]),
         make_doc(2, "zzz yyy xxx www", [2]),
     ]
-    ranked = rerank(docs, spans, highlights, "", response)
+    ranked = rerank(docs, spans, highlights, "", response, ranking="olmotrace")
     corpus = [
         d.split()
         for d in (
@@ -402,6 +403,38 @@ def test_rerank_sorts_documents_and_sets_levels() -> None:
         assert span.documents == sorted(k for k, d in enumerate(ranked) if i in d.spans)
         assert span.level == highest_level([ranked[k].level for k in span.documents])
     assert all(h.level == highest_level([spans[s].level for s in h.spans]) for h in highlights)
+
+
+def test_coverage_rerank_ranks_by_covered_characters_then_bm25() -> None:
+    response = "alpha beta gamma delta"
+    spans = [make_span(0, 5), make_span(6, 10), make_span(11, 16), make_span(17, 22)]
+    highlights = merge_highlights(spans, response)
+    docs = [
+        make_doc(0, "alpha", [0]),  # 5 of 19 non-space characters
+        make_doc(1, "alpha beta gamma delta", [0, 1, 2, 3]),  # all of them
+        make_doc(2, "beta gamma and more", [1, 2]),  # 9 of 19
+        make_doc(3, "delta alpha", [0]),  # same coverage as doc 0, higher BM25
+    ]
+    ranked = rerank(docs, spans, highlights, "", response)
+    assert [d.doc for d in ranked] == [1, 2, 3, 0]
+    assert [d.relevance for d in ranked] == pytest.approx([1.0, 9 / 19, 5 / 19, 5 / 19])
+    assert [d.level for d in ranked] == ["high", "medium", "medium", "medium"]
+    assert ranked[2].bm25 > ranked[3].bm25 > 0
+    assert highlights[0].level == "high"
+
+
+def test_span_coverage_counts_non_space_characters_once() -> None:
+    assert span_coverage("ab cd", [(0, 2)]) == pytest.approx(0.5)
+    assert span_coverage("ab cd", [(0, 5), (1, 4)]) == 1.0
+    assert span_coverage("ab cd", []) == 0.0
+    assert span_coverage("   ", [(0, 3)]) == 0.0
+
+
+def test_unknown_ranking_is_refused() -> None:
+    with pytest.raises(ValueError, match="ranking"):
+        rerank([], [], [], "", "x", ranking="nope")
+    with pytest.raises(QueryError, match="ranking"):
+        TraceParams(ranking="nope")
 
 
 # -- params -----------------------------------------------------------------------------

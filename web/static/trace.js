@@ -24,6 +24,7 @@
       body.delimiters = delimiters.split(/\s+/).map((d) => d.replace(/\\n/g, "\n").replace(/\\t/g, "\t"));
     }
     body.word_boundaries = form.elements.word_boundaries.checked;
+    if (form.elements.ranking.value) body.ranking = form.elements.ranking.value;
     return body;
   }
 

@@ -136,6 +136,8 @@ const TraceView = (() => {
     show(result) {
       this.result = result;
       this.select(null, null);
+      // Other tabs of the panel (lexical, ...) listen for this to follow the same trace.
+      this.root.dispatchEvent(new CustomEvent("trace-shown", { detail: result }));
     }
 
     /** Filter to the documents of these spans (null: all); `node` is the clicked span. */

@@ -29,6 +29,18 @@ TOKENS, SA, DOCS, META, META_OFFSETS, SHARD_UNIGRAM = (
 )
 SHARD_FILES = (TOKENS, SA, DOCS, META, META_OFFSETS, SHARD_UNIGRAM)
 TMP_SUFFIX = ".tmp"
+# The optional lexical part (whole-corpus BM25, corpustrace.lexical): a directory of raw
+# little-endian arrays, listed in `Manifest.files` like the unigram table, described by
+# `Manifest.lexical`. An index without it opens as before.
+LEXICAL_DIR = "lexical"
+LEX_TERMS, LEX_TERM_OFFSETS, LEX_DOCS, LEX_WEIGHTS, LEX_DOC_LENGTHS = (
+    "terms",  # UTF-8 words joined by "\n", in term-id order
+    "term_offsets",  # <u8 [terms + 1]: postings of term t are [offsets[t], offsets[t+1])
+    "postings_docs",  # <u4: global document index of each posting, ascending per term
+    "postings_weights",  # <f4: BM25 weight of the term in that document (idf included)
+    "doc_lengths",  # <u4 [documents]: words per document
+)
+LEXICAL_FILES = (LEX_TERMS, LEX_TERM_OFFSETS, LEX_DOCS, LEX_WEIGHTS, LEX_DOC_LENGTHS)
 
 
 def shard_name(number: int) -> str:
@@ -101,6 +113,7 @@ class Manifest:
     files: dict[str, FileInfo]  # index-level files (unigram, tokenizer/*)
     build: dict[str, Any] = field(default_factory=dict)
     created: str = ""
+    lexical: dict[str, Any] | None = None  # parameters and sizes of the lexical part
 
     @property
     def total_tokens(self) -> int:
@@ -144,6 +157,7 @@ class Manifest:
             files={k: FileInfo(**v) for k, v in data["files"].items()},
             build=data.get("build", {}),
             created=data.get("created", ""),
+            lexical=data.get("lexical"),
         )
 
     @classmethod

@@ -11,7 +11,7 @@ import numpy as np
 from corpustrace.errors import IndexFormatError
 from corpustrace.index import format as fmt
 from corpustrace.index.checks import check_shard_json
-from corpustrace.index.reader import Index, Shard
+from corpustrace.index.reader import Index, Shard, open_array
 
 SPOT_CHECKS = 2000
 COMPARE_CHUNK = 64  # tokens compared first; the block doubles while the suffixes agree
@@ -126,6 +126,7 @@ def verify_index(path: Path, hashes: bool = True, samples: int = SPOT_CHECKS) ->
     try:
         for shard in index.shards:
             check_order(shard, report, samples)
+        check_lexical(path, manifest, report)
     finally:
         index.close()
     return report
@@ -140,3 +141,37 @@ def require_intact(path: Path, samples: int = SPOT_CHECKS) -> VerifyReport:
         more = f" (and {len(report.problems) - 5} more)" if len(report.problems) > 5 else ""
         raise IndexFormatError(f"{path}: the index is damaged, not serving it: {shown}{more}")
     return report
+
+
+def check_lexical(path: Path, manifest: fmt.Manifest, report: VerifyReport) -> None:
+    """The lexical part, when there is one: listed files and consistent postings arrays."""
+    if manifest.lexical is None:
+        return
+    directory = path / fmt.LEXICAL_DIR
+    missing = [n for n in fmt.LEXICAL_FILES if f"{fmt.LEXICAL_DIR}/{n}" not in manifest.files]
+    if missing:
+        report.problems.append(f"{directory}: not in the manifest: {', '.join(missing)}")
+        return
+    offsets = open_array(directory / fmt.LEX_TERM_OFFSETS, "<u8")
+    docs = open_array(directory / fmt.LEX_DOCS, "<u4")
+    weights = open_array(directory / fmt.LEX_WEIGHTS, "<f4")
+    lengths = open_array(directory / fmt.LEX_DOC_LENGTHS, "<u4")
+    n_docs = manifest.total_documents
+    problems = []
+    if len(lengths) != n_docs or manifest.lexical.get("documents") != n_docs:
+        problems.append("document count differs from the index (rebuild the lexical part)")
+    if not len(offsets) or offsets[0] != 0 or int(offsets[-1]) != len(docs):
+        problems.append("term offsets do not cover the postings")
+    elif len(docs) != len(weights) or np.any(np.diff(offsets.astype(np.int64)) < 0):
+        problems.append("term offsets out of order or weights missing")
+    elif len(docs) and int(docs.max()) >= n_docs:
+        problems.append("a posting names a document that does not exist")
+    elif not np.all(np.isfinite(weights)) or np.any(weights <= 0):
+        problems.append("a BM25 weight is not a positive number")
+    else:
+        step = np.diff(docs.astype(np.int64))
+        term_starts = np.zeros(len(docs), dtype=bool)
+        term_starts[offsets[1:-1][offsets[1:-1] < len(docs)].astype(np.int64)] = True
+        if np.any((step <= 0) & ~term_starts[1:]):
+            problems.append("documents of a term are not strictly ascending")
+    report.problems.extend(f"{directory}: {p}" for p in problems)

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 import corpustrace
 from corpustrace.models.base import backends_from_settings
-from corpustrace.server import chat, routes_api, routes_pages
+from corpustrace.server import chat, routes_api, routes_lexical, routes_pages
 from corpustrace.server.apidocs import install_api_docs
 from corpustrace.server.errors import BodyLimitMiddleware, install_handlers
 from corpustrace.server.headers import SecurityHeadersMiddleware
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = routes_pages.make_templates()
     install_handlers(app)
     policies = install_api_docs(app)
+    app.include_router(routes_lexical.router)
     for router in (routes_api.public, routes_api.router, chat.router, routes_pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=routes_pages.web_dir() / "static"), name="static")

@@ -282,6 +282,9 @@ class TraceOptions(Strict):
     context_tokens: int | None = Field(default=None, description="Default 250.")
     snippet_tokens: int | None = Field(default=None, description="Default 40.")
     seed: int | None = Field(default=None, description="Sampling seed; default 0.")
+    ranking: Literal["coverage", "bm25", "olmotrace"] | None = Field(
+        default=None, description="Document ranking and levels; default coverage."
+    )
 
     def given(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump().items() if v is not None and k in _PARAMS}

@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     max_marks: int = Field(
         default=50, ge=0, description="Most `mark` strings one /api/documents request accepts."
     )
+    max_lexical_query_chars: int = Field(
+        default=40_000,
+        ge=1,
+        description="Longest /api/lexical query, in characters; 413 above.",
+    )
+    max_lexical_offset: int = Field(
+        default=10_000, ge=0, description="Largest `offset` of an /api/lexical page; 413 above."
+    )
     max_clauses: int = Field(
         default=8, ge=1, description="Most clauses (and terms per clause) of a CNF search."
     )

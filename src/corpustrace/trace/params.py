@@ -3,7 +3,9 @@
 Liu et al., 2025, "OLMoTrace: Tracing Language Model Outputs Back to Trillions of
 Training Tokens": span density 0.05, spans cut at "\\n" and ".", spans start and end
 on word boundaries, at most 10 documents per span, 250 tokens of context each side,
-a snippet of 40 tokens each side.
+a snippet of 40 tokens each side. The one departure is the default `ranking`
+(`coverage`; `olmotrace` restores OLMoTrace's rank_bm25 rerank), chosen on the
+provenance benchmark (docs/quality.md).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from corpustrace.errors import LimitExceeded, QueryError
 from corpustrace.tokenizer import check_text
+from corpustrace.trace.rerank import RANKINGS
 
 # Library-wide bounds on what one trace may ask for. The memory of a trace is then
 # bounded by its parameters whatever the corpus repeats: at most
@@ -42,6 +45,7 @@ class TraceParams:
     context_tokens: int = 250  # step 3: long context, tokens each side of the span
     snippet_tokens: int = 40  # step 3: snippet, tokens each side of the span
     seed: int = 0  # step 3: sampling seed when a span has more occurrences
+    ranking: str = "coverage"  # step 5: coverage | bm25 | olmotrace (see trace/rerank.py)
 
     def __post_init__(self) -> None:
         if isinstance(self.delimiters, str) or not isinstance(self.delimiters, Sequence):
@@ -58,6 +62,8 @@ class TraceParams:
         _check_int("context_tokens", self.context_tokens, 0, MAX_CONTEXT_TOKENS)
         _check_int("snippet_tokens", self.snippet_tokens, 0, MAX_SNIPPET_TOKENS)
         _check_int("seed", self.seed, 0)
+        if self.ranking not in RANKINGS:
+            raise QueryError(f"ranking must be one of {', '.join(RANKINGS)}, got {self.ranking!r}")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> TraceParams:

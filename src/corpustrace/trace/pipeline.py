@@ -137,7 +137,7 @@ def _trace(engine: Engine, response: str, prompt: str, params: TraceParams) -> T
     )
     laps.lap("merge")
     deadlines.check()
-    documents = rerank(documents, spans, highlights, prompt, response)
+    documents = rerank(documents, spans, highlights, prompt, response, params.ranking)
     laps.lap("rerank")
     return TraceResult(
         tokens=[int(t) for t in ids],

@@ -1,31 +1,41 @@
-"""Step 5 of OLMoTrace: rank documents by BM25 relevance and colour spans by level.
+"""Step 5 of OLMoTrace: rank documents by relevance and colour spans by level.
 
 Liu et al., 2025, "OLMoTrace: Tracing Language Model Outputs Back to Trillions of
-Training Tokens", step 5. BM25 Okapi (k1 = 1.5, b = 0.75; Robertson et al.,
-1994, as implemented by `rank_bm25.BM25Okapi`, whose idf floor is epsilon = 0.25 times
-the mean idf) scores each retrieved document's long context against the query
-prompt + " " + response, where the corpus of BM25 is the retrieved documents only.
-relevance = clip(bm25 / (0.18 * response characters), 0, 1); "high" from 0.7,
-"medium" from 0.5, else "low". A span's level is the highest among its documents, a
-highlight's the highest among its spans.
+Training Tokens", step 5, scores each retrieved document's long context with BM25
+(k1 = 1.5, b = 0.75) against prompt + " " + response, the corpus of BM25 being the
+retrieved documents only; relevance = clip(bm25 / (0.18 * response characters), 0, 1);
+"high" from 0.7, "medium" from 0.5, else "low". A span's level is the highest among its
+documents, a highlight's the highest among its spans.
+
+Three rankings (`TraceParams.ranking`), compared on the provenance benchmark
+(docs/quality.md):
+- `olmotrace`: exactly the above with rank_bm25's idf, which is negative for words in
+  more than half of the retrieved documents, so a verbatim single source scores below
+  zero and is "low".
+- `bm25`: the same calibration with Lucene's non-negative idf.
+- `coverage` (the default): relevance = the share of the response's non-space characters
+  that lie inside spans found in the document; ties broken by BM25 (Lucene idf); "high"
+  from COVERAGE_HIGH, "medium" from COVERAGE_MEDIUM. A document holding most of the
+  response verbatim is "high", one sharing a common phrase "low".
 
 Tokenisation for BM25: lower-cased text split on whitespace (`str.lower().split()`),
-for documents and query alike, so that "The" at a sentence start matches "the".
+for documents and query alike, as OLMoTrace does.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from rank_bm25 import BM25Okapi
 
+from corpustrace.lexical.bm25 import bm25_scores as bm25_of_tokens
 from corpustrace.trace.result import Highlight, Span, TracedDocument
 
-K1 = 1.5
-B = 0.75
 RELEVANCE_SCALE = 0.18  # relevance = bm25 / (RELEVANCE_SCALE * response characters)
 HIGH = 0.7
 MEDIUM = 0.5
+COVERAGE_HIGH = 0.5  # chosen on the provenance benchmark (docs/quality.md)
+COVERAGE_MEDIUM = 0.2
 LEVELS = ("low", "medium", "high")  # in increasing order
+RANKINGS = ("coverage", "bm25", "olmotrace")
 
 
 def bm25_tokens(text: str) -> list[str]:
@@ -33,13 +43,9 @@ def bm25_tokens(text: str) -> list[str]:
     return text.lower().split()
 
 
-def bm25_scores(documents: list[str], query: str) -> np.ndarray:
+def bm25_scores(documents: list[str], query: str, idf: str = "rank_bm25") -> np.ndarray:
     """BM25 Okapi score of each document for the query, over these documents alone."""
-    corpus = [bm25_tokens(d) for d in documents]
-    words = bm25_tokens(query)
-    if not words or not any(corpus):  # rank_bm25 divides by zero on a corpus without words
-        return np.zeros(len(documents), dtype=np.float64)
-    return np.asarray(BM25Okapi(corpus, k1=K1, b=B).get_scores(words), dtype=np.float64)
+    return bm25_of_tokens([bm25_tokens(d) for d in documents], bm25_tokens(query), idf=idf)
 
 
 def relevance(score: float, response_chars: int) -> float:
@@ -49,18 +55,55 @@ def relevance(score: float, response_chars: int) -> float:
     return float(np.clip(score / (RELEVANCE_SCALE * response_chars), 0.0, 1.0))
 
 
-def level_of(value: float) -> str:
-    """'high' from 0.7, 'medium' from 0.5, else 'low'."""
-    if value >= HIGH:
+def level_of(value: float, high: float = HIGH, medium: float = MEDIUM) -> str:
+    """'high' from `high` (0.7), 'medium' from `medium` (0.5), else 'low'."""
+    if value >= high:
         return "high"
-    if value >= MEDIUM:
+    if value >= medium:
         return "medium"
     return "low"
+
+
+def span_coverage(response: str, intervals: list[tuple[int, int]]) -> float:
+    """Share of the response's non-space characters inside the union of the intervals."""
+    solid = np.asarray([not c.isspace() for c in response], dtype=bool)
+    total = int(solid.sum())
+    if not total:
+        return 0.0
+    covered = np.zeros(len(response), dtype=bool)
+    for start, end in intervals:
+        covered[max(start, 0) : max(end, 0)] = True
+    return float((covered & solid).sum() / total)
 
 
 def highest_level(levels: list[str]) -> str:
     """The highest of some levels ('low' when there are none)."""
     return max(levels, key=LEVELS.index, default="low")
+
+
+def score_documents(
+    documents: list[TracedDocument], spans: list[Span], prompt: str, response: str, ranking: str
+) -> None:
+    """Set bm25, relevance and level of every document under the named ranking."""
+    if ranking not in RANKINGS:
+        raise ValueError(f"ranking must be one of {', '.join(RANKINGS)}, got {ranking!r}")
+    idf = "rank_bm25" if ranking == "olmotrace" else "lucene"
+    scores = bm25_scores([d.context for d in documents], prompt + " " + response, idf=idf)
+    for document, score in zip(documents, scores.tolist(), strict=True):
+        document.bm25 = float(score)
+        if ranking == "coverage":
+            intervals = [(spans[s].char_start, spans[s].char_end) for s in document.spans]
+            document.relevance = span_coverage(response, intervals)
+            document.level = level_of(document.relevance, COVERAGE_HIGH, COVERAGE_MEDIUM)
+        else:
+            document.relevance = relevance(score, len(response))
+            document.level = level_of(document.relevance)
+
+
+def rank_key(document: TracedDocument, ranking: str) -> tuple[float, float, int]:
+    """Sort key, best first: coverage then BM25, or BM25 alone; ties by document index."""
+    first = -document.relevance if ranking == "coverage" else 0.0
+    return first, -document.bm25, document.doc
 
 
 def rerank(
@@ -69,14 +112,11 @@ def rerank(
     highlights: list[Highlight],
     prompt: str,
     response: str,
+    ranking: str = "coverage",
 ) -> list[TracedDocument]:
     """Score and sort documents (best first), then set span and highlight levels."""
-    scores = bm25_scores([d.context for d in documents], prompt + " " + response)
-    for document, score in zip(documents, scores.tolist(), strict=True):
-        document.bm25 = float(score)
-        document.relevance = relevance(score, len(response))
-        document.level = level_of(document.relevance)
-    ranked = sorted(documents, key=lambda d: (-d.bm25, d.doc))
+    score_documents(documents, spans, prompt, response, ranking)
+    ranked = sorted(documents, key=lambda d: rank_key(d, ranking))
     for span in spans:
         span.documents = []
     for index, document in enumerate(ranked):
