@@ -10,9 +10,11 @@ from typing import Any
 
 from corpustrace import __version__
 from corpustrace.cli_common import SubParsers, print_json
+from corpustrace.cli_influence import add_influence_commands
 from corpustrace.cli_query import add_query_commands
 from corpustrace.cli_serve import add_serve_commands
 from corpustrace.cli_trace import add_trace_command
+from corpustrace.cli_train import add_train_command
 from corpustrace.errors import CorpusTraceError
 
 EXIT_ERROR = 1
@@ -172,6 +174,8 @@ COMMANDS = [
     add_query_commands,
     add_trace_command,
     add_serve_commands,
+    add_influence_commands,
+    add_train_command,
 ]
 
 

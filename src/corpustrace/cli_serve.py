@@ -26,6 +26,7 @@ SERVE_OPTIONS = {
     "local_gguf_file": str,
     "workers": int,
     "log_level": str,
+    "influence": str,
 }
 
 

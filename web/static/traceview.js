@@ -136,6 +136,8 @@ const TraceView = (() => {
     show(result) {
       this.result = result;
       this.select(null, null);
+      // Other tabs of the panel (influence.js) trace the same text their own way.
+      this.root.dispatchEvent(new CustomEvent("panel:trace", { detail: result }));
     }
 
     /** Filter to the documents of these spans (null: all); `node` is the clicked span. */

@@ -167,4 +167,5 @@ def info_of(state: AppState) -> s.InfoResponse:
             max_document_tokens=settings.max_document_tokens,
         ),
         chat=bool(state.backends),
+        influence=state.influence.describe() if state.influence is not None else None,
     )

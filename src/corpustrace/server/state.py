@@ -64,6 +64,7 @@ class AppState:
         self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="corpustrace-work")
         self.traces = LRUCache(settings.cache_size)
         self._inflight: dict[TraceKey, asyncio.Future[bytes]] = {}
+        self.influence: Any = None  # an InfluenceIndex when a store is configured
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) on the bounded pool; the time limit counts the wait for a thread too.
