@@ -77,6 +77,7 @@ class Projector:
             )
         self._acc: dict[str, torch.Tensor] = {}
         self._roots: list[torch.Tensor] = []
+        self._batch = 0
 
     def features(
         self, sequences: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None = None
@@ -84,7 +85,7 @@ class Projector:
         """Projected corrected gradients of the summed NLL of each sequence (its `masks`
         selecting the predicted tokens; every token after the first by default)."""
         ids, attention, loss_mask = pad_batch(sequences, masks)
-        batch = len(sequences)
+        batch = self._batch = len(sequences)
         self._acc = {b.name: torch.zeros(batch, b.k0, b.k1) for b in self.blocks}
         self._roots = []
         handles = self._install()
@@ -117,17 +118,25 @@ class Projector:
                 handles.append(modules[module_name].register_forward_hook(hook))
         return handles
 
-    def _forward_hook(self, block: Block, kind: str) -> Callable[..., None]:
-        def hook(_: torch.nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+    def _forward_hook(self, block: Block, kind: str) -> Callable[..., Any]:
+        def hook(_: torch.nn.Module, inputs: tuple[Any, ...], output: Any) -> Any:
             if not isinstance(output, torch.Tensor):
-                return
+                return None
+            x = inputs[0].detach()
+            replaced = None
             if kind == EMBEDDING and not output.requires_grad:
+                if output.shape[0] != self._batch:
+                    # Shared across the batch (position embeddings of shape [1, T, h]): one
+                    # copy per example, so each example's gradient stays its own.
+                    x = x.expand(self._batch, *x.shape[1:])
+                    output = output.expand(self._batch, *output.shape[1:]).clone()
+                    replaced = output
                 output.requires_grad_()
                 self._roots.append(output)
             if output.requires_grad:
-                x = inputs[0].detach()
                 tensor: Any = output
                 tensor.register_hook(lambda g: self._accumulate(block, kind, x, g))
+            return replaced
 
         return hook
 
