@@ -4,13 +4,13 @@ Every test directory gets it through its own session fixture (`world(tmp_path_fa
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import servertools
-from conftest import fixture_text, train_bpe
 from corpustrace.tokenizer import Tokenizer
 
 TRAIN = {"layers": 1, "width": 32, "heads": 2, "context": 32, "epochs": 6.0, "batch_size": 8}
@@ -26,6 +26,18 @@ class World:
     store: Path
 
 
+def bpe_tokenizer() -> Tokenizer:
+    """The tests' small BPE (tests/conftest.py), loaded by path: `import conftest` would
+    find the conftest of whichever test directory came first."""
+    spec = importlib.util.spec_from_file_location(
+        "_root_conftest", Path(__file__).parent / "conftest.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return Tokenizer(module.train_bpe(module.fixture_text()), "test-bpe")
+
+
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
@@ -35,7 +47,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     from corpustrace.influence.train import TrainOptions, train
 
     root = tmp_path_factory.mktemp("influence-world")
-    tok = Tokenizer(train_bpe(fixture_text()), "test-bpe")
+    tok = bpe_tokenizer()
     index = servertools.build_index(root / "index", tok, servertools.corpus())
     train(TrainOptions(index=index, out=root / "model", lr=1e-2, quiet=True, **TRAIN))  # type: ignore[arg-type]
     store = root / "store"

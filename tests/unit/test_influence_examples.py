@@ -8,16 +8,15 @@ import numpy as np
 import pytest
 
 import servertools
-from conftest import fixture_text, train_bpe
 from corpustrace.index.reader import Index
 from corpustrace.index.writer import build_from_tokens
 from corpustrace.influence.examples import as_chunk, chunk_table, chunk_tokens_of
-from corpustrace.tokenizer import Tokenizer
+from influencetools import bpe_tokenizer
 
 
 @pytest.fixture(scope="module")
 def sharded(tmp_path_factory: pytest.TempPathFactory) -> Index:
-    tok = Tokenizer(train_bpe(fixture_text()), "test-bpe")
+    tok = bpe_tokenizer()
     docs = [(tok.encode(text), meta) for text, meta in servertools.corpus()]
     docs.insert(3, (tok.encode(""), {"id": "empty"}))
     docs.insert(5, (tok.encode("a"), {"id": "one-token"}))
