@@ -38,7 +38,9 @@ def test_influence_returns_proponents_and_opponents(client: TestClient) -> None:
         assert e["context"][e["char_start"] : e["char_end"]] == e["text"]
         doc = client.get(f"/api/documents/{e['doc']}").json()
         assert e["text"] in doc["text"]
-    assert client.post("/api/influence", json={"response": "river", "k": 2}).json()["opponents"] == []
+    assert (
+        client.post("/api/influence", json={"response": "river", "k": 2}).json()["opponents"] == []
+    )
 
 
 def test_influence_requests_are_bounded_and_validated(client: TestClient) -> None:

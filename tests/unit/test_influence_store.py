@@ -83,7 +83,11 @@ def test_batch_mixes_its_own_hessian(influence: InfluenceIndex) -> None:
 
 def test_long_queries_are_cut_to_the_context_and_say_so(influence: InfluenceIndex) -> None:
     r = influence.query("a long prompt " * 20, "the mill and the river " * 20, k=1)
-    assert r.tokens == influence.context and "fit the model's context" in (r.note or "")
+    assert r.tokens == influence.context
+    assert "only the first 32 tokens of the response" in (r.note or "")
+    assert "prompt" not in (r.note or "")
+    r = influence.query("a long prompt " * 20, "mill", k=1)
+    assert "only the last" in (r.note or "") and "response" not in (r.note or "")
     with pytest.raises(Exception, match="empty"):
         influence.query("x", "", k=1)
 

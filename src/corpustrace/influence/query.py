@@ -140,16 +140,25 @@ class InfluenceIndex:
         more than one query, R_eval of the batch is mixed into the Hessian."""
         seqs, masks = zip(*(self.query_ids(p, r) for p, r in pairs), strict=True)
         results = self.score_tokens(list(seqs), list(masks), k, opponents, mix_eval)
-        for result, (prompt, response) in zip(results, pairs, strict=True):
-            used = result.prompt
+        for result, ids, (prompt, response) in zip(results, seqs, pairs, strict=True):
             result.prompt, result.response = prompt, response
-            if used != prompt or len(self.index.tokenizer.encode(response)) > result.tokens:
-                cut = f"only the first {result.tokens} tokens of the response"
-                cut += " and the end of the prompt" if prompt else ""
-                result.note = " ".join(
-                    x for x in (result.note, f"({cut} fit the model's context)") if x
-                )
+            cut = self._cut(prompt, response, len(ids), result.tokens)
+            if cut:
+                result.note = " ".join(x for x in (result.note, cut) if x)
         return results
+
+    def _cut(self, prompt: str, response: str, used: int, response_used: int) -> str | None:
+        """What of the query did not fit the model's context, for the result's note."""
+        tok = self.index.tokenizer
+        parts = []
+        if len(tok.encode(response)) > response_used:
+            parts.append(f"only the first {response_used} tokens of the response were scored")
+        prompt_used = used - response_used
+        if prompt and len(tok.encode(prompt)) > prompt_used:
+            parts.append(f"only the last {prompt_used} tokens of the prompt were used")
+        if not parts:
+            return None
+        return f"({' and '.join(parts)}: the model's context is {self.context} tokens)"
 
     def score_tokens(
         self,
