@@ -155,7 +155,11 @@ class InfluenceIndex:
             parts.append(f"only the first {response_used} tokens of the response were scored")
         prompt_used = used - response_used
         if prompt and len(tok.encode(prompt)) > prompt_used:
-            parts.append(f"only the last {prompt_used} tokens of the prompt were used")
+            parts.append(
+                f"only the last {prompt_used} tokens of the prompt were used"
+                if prompt_used
+                else "the prompt was left out"
+            )
         if not parts:
             return None
         return f"({' and '.join(parts)}: the model's context is {self.context} tokens)"
