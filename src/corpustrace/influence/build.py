@@ -214,7 +214,12 @@ def _hessian(
             return h["inv_sqrt"].astype(np.float64), float(h["damping"]), n
     rng = np.random.default_rng(opts.seed + 1)
     rows = table[np.sort(rng.choice(len(table), n, replace=False))]
-    raw = np.concatenate([_raw(projector, index, b) for b in batches(rows, opts.batch_size)])
+    parts = []
+    with _progress(n, opts.quiet, "Hessian sample") as bar:
+        for b in batches(rows, opts.batch_size):
+            parts.append(_raw(projector, index, b))
+            bar.update(len(b))
+    raw = np.concatenate(parts)
     r_train = hessian.second_moment(raw)
     inv_sqrt, damp = hessian.inverse_sqrt(r_train, opts.damping)
     st.save_hessian(path, r_train, inv_sqrt, damp)
@@ -233,10 +238,10 @@ def _transformed(
     return feats
 
 
-def _progress(total: int, quiet: bool) -> Any:
+def _progress(total: int, quiet: bool, what: str = "influence features") -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="ex", desc="influence features", disable=quiet, smoothing=0.1)
+    return tqdm(total=total, unit="ex", desc=what, disable=quiet, smoothing=0.1)
 
 
 def remove_store(path: Path) -> None:
