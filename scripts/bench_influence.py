@@ -147,7 +147,8 @@ def main() -> int:
         f"({features['model_parameters']:,}-parameter GPT-2, d = {features['dim']}, "
         f"{features['mean_tokens']:.0f} tokens/example); one query over "
         f"{latency['rows']:,} examples (d = {latency['dim']}): "
-        f"score {latency['score_ms_p50']:.0f} ms p50 + its features {features['query_features_ms_p50']:.0f} ms = {total:.0f} ms"
+        f"score {latency['score_ms_p50']:.0f} ms p50 + its features "
+        f"{features['query_features_ms_p50']:.0f} ms = {total:.0f} ms"
     )
     return 0
 
