@@ -15,9 +15,10 @@ from pathlib import Path
 from corpustrace.errors import CorpusTraceError
 
 INFLUENCE_DIR = "influence"
-DEMO_DOCUMENTS = 1500
+DEMO_DOCUMENTS = 1000
+TRAIN_SECONDS = 180.0  # training stops here at the latest (the optimizer state is kept)
 TRAIN = {"layers": 2, "width": 64, "heads": 4, "context": 128, "epochs": 2.0, "batch_size": 16}
-BUILD = {"dim": 2048, "hessian_samples": 400, "batch_size": 16, "shard_examples": 512}
+BUILD = {"dim": 2048, "hessian_samples": 256, "batch_size": 16, "shard_examples": 256}
 
 
 def prepare_demo_influence(home: Path, index: Path, *, rebuild: bool = False) -> Path | None:
@@ -50,7 +51,12 @@ def prepare_demo_influence(home: Path, index: Path, *, rebuild: bool = False) ->
     else:
         say(f"influence model: training a small GPT-2 on the first {DEMO_DOCUMENTS:,} documents")
         shutil.rmtree(store, ignore_errors=True)
-        r = train(TrainOptions(index=index, out=model, max_documents=DEMO_DOCUMENTS, **TRAIN))  # type: ignore[arg-type]
+        r = train(
+            TrainOptions(
+                index=index, out=model, max_documents=DEMO_DOCUMENTS,
+                max_seconds=TRAIN_SECONDS, **TRAIN,  # type: ignore[arg-type]
+            )
+        )  # fmt: skip
         say(
             f"influence model: {r.parameters:,} parameters, {r.steps} steps, loss "
             f"{r.first_loss:.2f} -> {r.last_loss:.2f} ({r.seconds:.0f}s)"
