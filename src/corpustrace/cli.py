@@ -12,9 +12,11 @@ from corpustrace import __version__
 from corpustrace.cli_common import SubParsers, print_json
 from corpustrace.cli_eval import add_eval_command
 from corpustrace.cli_lexical import add_lexical_commands
+from corpustrace.cli_influence import add_influence_commands
 from corpustrace.cli_query import add_query_commands
 from corpustrace.cli_serve import add_serve_commands
 from corpustrace.cli_trace import add_trace_command
+from corpustrace.cli_train import add_train_command
 from corpustrace.errors import CorpusTraceError
 
 EXIT_ERROR = 1
@@ -195,6 +197,8 @@ COMMANDS = [
     add_serve_commands,
     add_lexical_commands,
     add_eval_command,
+    add_influence_commands,
+    add_train_command,
 ]
 
 

@@ -27,6 +27,7 @@ SERVE_OPTIONS = {
     "local_gguf_file": str,
     "workers": int,
     "log_level": str,
+    "influence": str,
 }
 
 HELP = {
@@ -58,6 +59,7 @@ def add_serve_commands(sub: SubParsers) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--rebuild", action="store_true", help="fetch and build again")
+    p.add_argument("--no-influence", action="store_true", help="skip the influence store")
     p.set_defaults(handler=run_demo)
 
 
@@ -99,5 +101,6 @@ def run_demo(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         rebuild=args.rebuild,
+        with_influence=not args.no_influence,
     )
     return 0

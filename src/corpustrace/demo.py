@@ -51,7 +51,15 @@ def default_home() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "corpustrace"
 
 
-def run_demo(home: Path, *, with_model: bool, host: str, port: int, rebuild: bool = False) -> None:
+def run_demo(
+    home: Path,
+    *,
+    with_model: bool,
+    host: str,
+    port: int,
+    rebuild: bool = False,
+    with_influence: bool = True,
+) -> None:
     """Fetch, build (once) and serve the demo until interrupted."""
     home = Path(home).expanduser()
     say(f"demo home: {home}")
@@ -60,6 +68,7 @@ def run_demo(home: Path, *, with_model: bool, host: str, port: int, rebuild: boo
     corpus = fetch_demo_corpus(home, refresh=rebuild)
     gguf = fetch_demo_model(home)
     index = build_demo_index(home, corpus, gguf, rebuild=rebuild)
+    influence = prepare_influence(home, index, rebuild=rebuild) if with_influence else None
 
     from corpustrace.server.serve import serve
     from corpustrace.server.settings import Settings
@@ -71,7 +80,7 @@ def run_demo(home: Path, *, with_model: bool, host: str, port: int, rebuild: boo
     else:
         say("no chat model (--no-model): paste any text to trace it")
     say(f"serving http://{host}:{port}/  (Ctrl-C stops)")
-    serve(Settings(index=index, host=host, port=port, **model))
+    serve(Settings(index=index, host=host, port=port, influence=influence, **model))
 
 
 def fetch_demo_corpus(home: Path, *, refresh: bool = False) -> Path:
@@ -134,6 +143,12 @@ def ensure_lexical(index: Path) -> None:
         return
     done = build_lexical(index)
     say(f"lexical index: {done.terms:,} terms, {done.postings:,} postings ({done.seconds:.1f}s)")
+
+
+def prepare_influence(home: Path, index: Path, *, rebuild: bool) -> Path | None:
+    from corpustrace.demo_influence import prepare_demo_influence
+
+    return prepare_demo_influence(home, index, rebuild=rebuild)
 
 
 def pip_download(requirement: str, dest: Path) -> Path:

@@ -8,16 +8,15 @@ import numpy as np
 import pytest
 
 import servertools
-from conftest import fixture_text, train_bpe
 from corpustrace.index.reader import Index
 from corpustrace.index.writer import build_from_tokens
 from corpustrace.influence.examples import as_chunk, chunk_table, chunk_tokens_of
-from corpustrace.tokenizer import Tokenizer
+from influencetools import bpe_tokenizer
 
 
 @pytest.fixture(scope="module")
 def sharded(tmp_path_factory: pytest.TempPathFactory) -> Index:
-    tok = Tokenizer(train_bpe(fixture_text()), "test-bpe")
+    tok = bpe_tokenizer()
     docs = [(tok.encode(text), meta) for text, meta in servertools.corpus()]
     docs.insert(3, (tok.encode(""), {"id": "empty"}))
     docs.insert(5, (tok.encode("a"), {"id": "one-token"}))
@@ -44,7 +43,9 @@ def slow_chunks(index: Index, size: int, max_documents: int | None) -> list[tupl
 
 @pytest.mark.parametrize("size", [2, 7, 32, 1000])
 @pytest.mark.parametrize("limit", [None, 1, 4, 9])
-def test_chunk_table_equals_a_walk_over_documents(sharded: Index, size: int, limit: int | None) -> None:
+def test_chunk_table_equals_a_walk_over_documents(
+    sharded: Index, size: int, limit: int | None
+) -> None:
     assert len(sharded.shards) > 1
     got = [tuple(int(v) for v in row) for row in chunk_table(sharded, size, limit)]
     assert got == slow_chunks(sharded, size, limit)

@@ -138,6 +138,8 @@ const TraceView = (() => {
       this.select(null, null);
       // Other tabs of the panel (lexical, ...) listen for this to follow the same trace.
       this.root.dispatchEvent(new CustomEvent("trace-shown", { detail: result }));
+      // Other tabs of the panel (influence.js) trace the same text their own way.
+      this.root.dispatchEvent(new CustomEvent("panel:trace", { detail: result }));
     }
 
     /** Filter to the documents of these spans (null: all); `node` is the clicked span. */

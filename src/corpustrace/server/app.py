@@ -15,6 +15,7 @@ from corpustrace.server import chat, routes_api, routes_lexical, routes_pages
 from corpustrace.server.apidocs import install_api_docs
 from corpustrace.server.errors import BodyLimitMiddleware, install_handlers
 from corpustrace.server.headers import SecurityHeadersMiddleware
+from corpustrace.server.routes_influence import install_influence
 from corpustrace.server.security import install_cors
 from corpustrace.server.settings import Settings
 from corpustrace.server.slowclients import BodyTimeoutMiddleware
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_lexical.router)
     for router in (routes_api.public, routes_api.router, chat.router, routes_pages.router):
         app.include_router(router)
+    install_influence(app, state)
     app.mount("/static", StaticFiles(directory=routes_pages.web_dir() / "static"), name="static")
     install_cors(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -176,4 +176,5 @@ def info_of(state: AppState) -> s.InfoResponse:
             max_documents_per_span=settings.max_documents_per_span,
         ),
         chat=bool(state.backends),
+        influence=state.influence.describe() if state.influence is not None else None,
     )

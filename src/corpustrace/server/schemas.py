@@ -85,6 +85,9 @@ class InfoResponse(BaseModel):
     sizes: IndexSizes
     limits: LimitsOut
     chat: bool = Field(description="Whether a chat model is configured.")
+    influence: dict[str, Any] | None = Field(
+        default=None, description="The influence feature store, when one is configured."
+    )
 
 
 class ModelOut(BaseModel):

@@ -183,6 +183,16 @@ class Settings(BaseSettings):
     max_chat_messages: int = Field(
         default=50, ge=1, description="Most messages (the whole conversation) one chat accepts."
     )
+    influence: Path | None = Field(
+        default=None,
+        description="Influence feature store (`corpustrace influence build`); "
+        "POST /api/influence and the Influence tab are off when unset.",
+    )
+    max_influence_k: int = Field(
+        default=50,
+        ge=1,
+        description="Most proponents (and opponents) one influence request returns.",
+    )
     log_level: str = Field(default="info", description="uvicorn log level of `corpustrace serve`.")
 
     @model_validator(mode="before")

@@ -69,6 +69,7 @@ class AppState:
         self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="corpustrace-work")
         self.traces = LRUCache(settings.cache_size)
         self._inflight: dict[TraceKey, asyncio.Future[bytes]] = {}
+        self.influence: Any = None  # an InfluenceIndex when a store is configured
         self._closing = False
 
     @property
