@@ -11,8 +11,8 @@ from typing import Any
 from corpustrace import __version__
 from corpustrace.cli_common import SubParsers, print_json
 from corpustrace.cli_eval import add_eval_command
-from corpustrace.cli_lexical import add_lexical_commands
 from corpustrace.cli_influence import add_influence_commands
+from corpustrace.cli_lexical import add_lexical_commands
 from corpustrace.cli_query import add_query_commands
 from corpustrace.cli_serve import add_serve_commands
 from corpustrace.cli_trace import add_trace_command
