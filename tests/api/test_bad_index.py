@@ -110,8 +110,9 @@ def test_structural_damage_stops_the_app_at_start(copy: Path, name: str) -> None
     raw = bytearray(path.read_bytes())
     raw[8 + 1] ^= 0xFF
     path.write_bytes(bytes(raw))
-    with pytest.raises(IndexFormatError, match=name):
-        create_app(Settings(index=copy))
+    app = create_app(Settings(index=copy))  # the factory opens nothing
+    with pytest.raises(IndexFormatError, match=name), TestClient(app):
+        pass
 
 
 def test_serve_verify_refuses_what_only_hashing_finds(

@@ -74,5 +74,6 @@ def test_without_a_store_influence_is_off(world: World) -> None:
 def test_a_store_of_another_index_stops_the_server(world: World, index_dir: Path) -> None:
     from corpustrace.influence.errors import StoreMismatch
 
-    with pytest.raises(StoreMismatch):
-        create_app(Settings(index=index_dir, influence=world.store))
+    app = create_app(Settings(index=index_dir, influence=world.store))
+    with pytest.raises(StoreMismatch), TestClient(app):
+        pass

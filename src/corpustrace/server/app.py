@@ -15,7 +15,7 @@ from corpustrace.server import chat, routes_api, routes_lexical, routes_pages
 from corpustrace.server.apidocs import install_api_docs
 from corpustrace.server.errors import BodyLimitMiddleware, install_handlers
 from corpustrace.server.headers import SecurityHeadersMiddleware
-from corpustrace.server.routes_influence import install_influence
+from corpustrace.server.routes_influence import install_influence, open_influence
 from corpustrace.server.security import install_cors
 from corpustrace.server.settings import Settings
 from corpustrace.server.slowclients import BodyTimeoutMiddleware
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state.open()
+        open_influence(state)
         state.warm_up()
         try:
             yield

@@ -30,13 +30,17 @@ class InfluenceFailed(ServiceError):
 
 
 def install_influence(app: FastAPI, state: AppState) -> None:
-    """Load the configured store (a clear error now if it does not fit), add the route."""
+    """Add the route; the store is loaded at start-up, once the index is open."""
     state.influence = None
+    app.include_router(router)
+
+
+def open_influence(state: AppState) -> None:
+    """Load the configured store (a clear error at start-up if it does not fit the index)."""
     if state.settings.influence is not None:
         from corpustrace.influence.query import InfluenceIndex
 
         state.influence = InfluenceIndex(state.settings.influence, state.engine.index)
-    app.include_router(router)
 
 
 @router.post("/influence", response_model=InfluenceResponse, tags=["influence"])
