@@ -88,3 +88,15 @@ def test_serve_help_prefers_the_environment_or_a_file(capsys: pytest.CaptureFixt
     text = " ".join(capsys.readouterr().out.split())
     assert "--api-token-file" in text
     assert "prefer CORPUSTRACE_API_TOKEN or --api-token-file" in text
+
+
+def test_serve_reads_the_token_file_option(tmp_path: Path, index_dir: Path) -> None:
+    import argparse
+
+    from corpustrace.cli_serve import SERVE_OPTIONS, make_settings
+
+    (tmp_path / "t").write_text("cli-file-token\n", encoding="utf-8")
+    args = argparse.Namespace(index=index_dir, **dict.fromkeys(SERVE_OPTIONS))
+    args.api_token_file = tmp_path / "t"
+    token = make_settings(args).api_token
+    assert token is not None and token.get_secret_value() == "cli-file-token"
