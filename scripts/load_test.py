@@ -13,8 +13,10 @@ servers that are not yours).
 parameter huge: the server must refuse it), or with `--hostile-sizes limits` the same
 with every size at the server's own limits (read from /api/info: real work, stopped by
 the request time limit). Their answers are reported, not counted as failures; the
-ordinary traces must all still succeed. `--pid` (the server's process, on this
-machine) reports its resident memory before, at its peak during, and after the load.
+ordinary traces must all still succeed. A 503 "overloaded" answer (the server's queue
+was full; it carries Retry-After) counts as answered, not lost: it is reported apart.
+`--pid` (the server's process, on this machine) reports its resident memory before,
+at its peak during, and after the load.
 """
 
 from __future__ import annotations
@@ -115,6 +117,7 @@ async def run(args: argparse.Namespace) -> int:
     gate = asyncio.Semaphore(args.concurrency)
     latencies: list[float] = []
     failures: list[str] = []
+    refused: list[str] = []  # 503 overloaded, with the Retry-After it sent
     health: list[float] = []
     hostile: list[tuple[int, float]] = []  # (status, seconds)
     rss = {"before": rss_mib(args.pid), "peak": rss_mib(args.pid)}
@@ -134,6 +137,9 @@ async def run(args: argparse.Namespace) -> int:
                     r = await http.post("/api/trace", json={"response": text})
                 except httpx.HTTPError as exc:
                     failures.append(f"{type(exc).__name__}: {exc}")
+                    return
+                if r.status_code == 503 and r.json().get("error", {}).get("code") == "overloaded":
+                    refused.append(r.headers.get("retry-after", "?"))
                     return
                 latencies.append(time.perf_counter() - start)
                 if r.status_code != 200 or "spans" not in r.json():
@@ -183,6 +189,8 @@ async def run(args: argparse.Namespace) -> int:
         f"{ok}/{args.count} ok in {elapsed:.1f}s ({args.count / elapsed:.1f} req/s), "
         f"concurrency {args.concurrency}"
     )
+    if refused:
+        print(f"{len(refused)} refused with 503 overloaded (Retry-After {sorted(set(refused))})")
     if latencies:
         print(
             f"trace latency: median {statistics.median(latencies) * 1000:.0f} ms, "
@@ -190,7 +198,10 @@ async def run(args: argparse.Namespace) -> int:
             f"max {max(latencies) * 1000:.0f} ms"
         )
     if health:
-        print(f"/api/health during the load: {len(health)} probes, max {max(health) * 1000:.0f} ms")
+        print(
+            f"/api/health during the load: {len(health)} probes, median "
+            f"{statistics.median(health) * 1000:.0f} ms, max {max(health) * 1000:.0f} ms"
+        )
     if hostile:
         statuses = sorted({status for status, _ in hostile})
         slowest = max(seconds for _, seconds in hostile)
@@ -206,7 +217,7 @@ async def run(args: argparse.Namespace) -> int:
         )
     for failure in failures[:10]:
         print(f"FAILED {failure}", file=sys.stderr)
-    return 1 if failures or ok != args.count else 0
+    return 1 if failures or ok + len(refused) != args.count else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -81,6 +81,13 @@ class Unavailable(ServiceError):
     code = "unavailable"
 
 
+class Overloaded(ServiceError):
+    """Every worker busy and the queue full: try again after Retry-After seconds."""
+
+    status = 503
+    code = "overloaded"
+
+
 class Timeout(ServiceError):
     status = 504
     code = "timeout"

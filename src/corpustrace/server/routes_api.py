@@ -22,6 +22,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         404: "No such document",
         413: "Body, text or query over a configured limit",
         422: "Malformed JSON or parameters",
+        503: "Server busy (code overloaded, with Retry-After) or index unavailable",
         504: "Time limit reached",
     }.items()
 }

@@ -154,6 +154,20 @@ class Settings(BaseSettings):
         ge=1,
         description="Threads of the pool that runs engine and trace calls off the event loop.",
     )
+    queue_size: int = Field(
+        default=64,
+        ge=0,
+        le=100_000,
+        description="Requests that may wait for a free worker; beyond `workers + "
+        "queue_size` jobs a request gets 503 with Retry-After at once. A request whose "
+        "time limit passes while it waits is dropped from the queue, not computed.",
+    )
+    retry_after_s: int = Field(
+        default=2,
+        ge=1,
+        le=3600,
+        description="Seconds sent in the Retry-After header of a 503 for a full queue.",
+    )
     cache_size: int = Field(
         default=256, ge=0, description="Trace results kept for identical requests (0: no cache)."
     )

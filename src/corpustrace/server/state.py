@@ -18,7 +18,7 @@ from corpustrace import deadline as deadlines
 from corpustrace.deadline import Deadline
 from corpustrace.engine.engine import Engine
 from corpustrace.models.base import ChatBackend
-from corpustrace.server.errors import Timeout, Unavailable
+from corpustrace.server.errors import Overloaded, Timeout, Unavailable
 from corpustrace.server.schemas import TraceResponse
 from corpustrace.server.settings import Settings
 from corpustrace.trace import TraceParams, trace
@@ -67,6 +67,7 @@ class AppState:
         self._engine = engine
         self.backends = {b.name: b for b in backends}
         self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="corpustrace-work")
+        self.admission = Admission(settings.workers + settings.queue_size)
         self.traces = LRUCache(settings.cache_size)
         self._inflight: dict[TraceKey, asyncio.Future[bytes]] = {}
         self.influence: Any = None  # an InfluenceIndex when a store is configured
@@ -86,20 +87,34 @@ class AppState:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) on the bounded pool; the time limit counts the wait for a thread too.
 
-        The job runs under a `Deadline` of the same limit: on time-out the request answers
-        504 and the deadline is cancelled, so a running job stops at its next check (the
-        engine's search loops and the trace steps check it) and its thread is free again.
+        At most `workers + queue_size` jobs are admitted (running or waiting for a
+        thread); beyond that the request answers 503 with Retry-After at once, so work
+        never piles up without bound. The job runs under a `Deadline` of the request's
+        limit: on time-out the request answers 504, a job still waiting is taken off
+        the queue (and one that reaches a thread after its deadline is not started),
+        and a running one stops at its next check, so its thread is free again.
         """
         if self._closing:
             raise Unavailable("the server is shutting down")
-        loop = asyncio.get_running_loop()
+        if not self.admission.enter():
+            raise Overloaded(
+                f"the server is busy ({self.admission.slots} requests running or queued); "
+                f"retry in {self.settings.retry_after_s} s",
+                headers={"Retry-After": str(self.settings.retry_after_s)},
+            )
         deadline = Deadline(self.settings.request_timeout_s)
-        job = loop.run_in_executor(self.pool, _within, deadline, functools.partial(fn, *args))
+        try:
+            submitted = self.pool.submit(_within, deadline, functools.partial(fn, *args))
+        except BaseException:
+            self.admission.leave()
+            raise
+        submitted.add_done_callback(lambda _: self.admission.leave())
         try:
             async with asyncio.timeout(self.settings.request_timeout_s):
-                return await job
+                return await asyncio.wrap_future(submitted)
         except TimeoutError:
             deadline.cancel()
+            submitted.cancel()  # still queued: never runs
             raise Timeout(
                 f"the request took longer than {self.settings.request_timeout_s:g} s"
             ) from None
@@ -165,7 +180,28 @@ class AppState:
             self._engine.close()
 
 
+class Admission:
+    """A thread-safe count of admitted jobs, at most `slots` at once."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self.admitted = 0
+        self._lock = threading.Lock()
+
+    def enter(self) -> bool:
+        with self._lock:
+            if self.admitted >= self.slots:
+                return False
+            self.admitted += 1
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self.admitted -= 1
+
+
 def _within(deadline: Deadline, fn: Callable[[], T]) -> T:
+    deadline.check()  # waited in the queue past its deadline: nobody wants the answer
     with deadlines.active(deadline):
         return fn()
 
