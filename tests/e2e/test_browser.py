@@ -145,6 +145,14 @@ def test_playground(page: Any, plain_server: str) -> None:
     page.click("#ntd-form button")
     page.wait_for_selector("#ntd-result table")
     assert page.locator("#ntd-result td.tok").first.inner_text() == "l"
+    assert "Exact distribution" in page.locator("#ntd-result .ntd-note").inner_text()
+    page.fill("#ntd-prompt", "the ")
+    page.fill("#ntd-support", "2")
+    page.click("#ntd-form button")
+    page.wait_for_function("() => document.querySelectorAll('#ntd-result td.tok').length === 2")
+    note = page.locator("#ntd-result .ntd-note").inner_text()
+    assert re.fullmatch(r"Exact distribution of \d+ next tokens; showing the top 2\.", note), note
+    page.fill("#ntd-support", "20")
 
     page.check("#ntd-infgram")
     page.fill("#ntd-prompt", "zzzz the mil")

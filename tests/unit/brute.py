@@ -85,6 +85,20 @@ class Brute:
         """(token, count) sorted by count descending, then token."""
         return sorted(self.next_tokens(prompt).items(), key=lambda tc: (-tc[1], tc[0]))
 
+    def ntd_capped(
+        self, prompt: Sequence[int], max_support: int
+    ) -> tuple[list[tuple[int, int]], bool]:
+        """(entries, approx): the whole ntd when it has at most max_support tokens; else
+        the tokens at places 0, stride, 2 stride, ... of the sorted list of all next
+        tokens (stride = ceil(total / max_support)), each with its full count."""
+        nexts = self.next_tokens(prompt)
+        if len(nexts) <= max_support:
+            return self.ntd(prompt), False
+        ordered = sorted(t for t, c in nexts.items() for _ in range(c))
+        stride = -(-len(ordered) // max_support)
+        picked = {ordered[k] for k in range(0, len(ordered), stride)}
+        return sorted(((t, nexts[t]) for t in picked), key=lambda tc: (-tc[1], tc[0])), True
+
     def backoff(self, prompt: Sequence[int]) -> int:
         """Length of the longest suffix of the prompt that has a next token somewhere."""
         for k in range(len(prompt) + 1):

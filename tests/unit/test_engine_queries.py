@@ -100,9 +100,49 @@ def test_ntd_samples_when_there_are_more_next_tokens_than_max_support(tmp_path: 
         stride = -(-total // support)
         listed = {e.token for e in result.entries}
         assert {t for t, c in exact.items() if c >= stride} <= listed
-        assert len(listed) <= support + len(engine.shards)
+        assert len(listed) <= support
+        assert ntd_pairs(result) == brute.ntd_capped(prompt, support)
     with pytest.raises(QueryError):
         engine.ntd(prompt, max_support=0)
+
+
+def ntd_pairs(result: NtdResult) -> tuple[list[tuple[int, int]], bool]:
+    return [(e.token, e.count) for e in result.entries], result.approx
+
+
+def test_max_support_caps_the_merged_distribution_like_brute_force(
+    corpora: list[Corpus],
+) -> None:
+    """Exact when the merged support fits, else the sample of the brute twin: never more
+    than max_support tokens, whatever the number of shards."""
+    rng = np.random.default_rng(11)
+    for docs, brute, engine in corpora:
+        for prompt in prompts_for(rng, docs, 6):
+            for support in (1, 2, 3, 1000):
+                result = engine.ntd(prompt, max_support=support)
+                assert ntd_pairs(result) == brute.ntd_capped(prompt, support), (prompt, support)
+                assert len(result.entries) <= support
+
+
+def test_ntd_does_not_depend_on_the_sharding(tmp_path: Path) -> None:
+    """The same corpus built as 1 and as 3 shards answers ntd and infgram_ntd identically,
+    exact or capped (issue 10, point 7: the cap was applied per shard)."""
+    rng = np.random.default_rng(12)
+    docs = [rng.integers(0, 6, size=int(rng.integers(5, 60))).tolist() for _ in range(40)]
+    docs += [[9, 1, int(t)] for t in rng.integers(10, 90, size=60)]
+    total = sum(len(d) + 1 for d in docs)
+    tok = load_tokenizer("bytes")
+    one = build_engine(tmp_path / "one", tok, docs)
+    three = build_engine(tmp_path / "three", tok, docs, shard_tokens=total // 3 + 1)
+    assert len(one.shards) == 1 and len(three.shards) >= 3
+    brute = Brute(docs)
+    with one, three:
+        for prompt in [[], [9, 1], [9], [1], *prompts_for(rng, docs, 20)]:
+            for support in (1, 4, 7, 20, 1000):
+                a, b = one.ntd(prompt, support), three.ntd(prompt, support)
+                assert a == b, (prompt, support)
+                assert ntd_pairs(a) == brute.ntd_capped(prompt, support)
+                assert one.infgram_ntd(prompt, support) == three.infgram_ntd(prompt, support)
 
 
 def test_infgram_backs_off_like_brute_force(corpora: list[Corpus]) -> None:

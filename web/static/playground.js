@@ -5,7 +5,11 @@
   const { el, clear, api, status, plural, visible, marked } = CT;
   const $ = (id) => document.getElementById(id);
 
+  // The distribution is asked for with the server's whole max_support, so it is exact
+  // whenever its support fits; "Top N" only chooses how many rows are shown.
+  let maxSupport = 1000;
   api("/api/info").then((info) => {
+    maxSupport = info.limits.max_support;
     $("index-info").textContent = `Index: ${plural(info.documents, "document")}, ` +
       `${plural(info.tokens, "token")} in ${plural(info.shards.length, "shard")}; ` +
       `tokenizer ${info.tokenizer.name} (${plural(info.vocab_size, "token")}).`;
@@ -50,7 +54,8 @@
     event.preventDefault();
     const out = clear($("ntd-result"));
     const infgram = $("ntd-infgram").checked;
-    const body = { prompt: $("ntd-prompt").value, max_support: Number($("ntd-support").value) || 20 };
+    const top = Number($("ntd-support").value) || 20;
+    const body = { prompt: $("ntd-prompt").value, max_support: maxSupport };
     status($("ntd-status"), null, "Computing\u2026");
     try {
       let ntd;
@@ -61,9 +66,13 @@
           el("q", {}, r.suffix_text)));
       } else ntd = await api("/api/ntd", body);
       status($("ntd-status"), null, "");
-      out.append(el("p", {}, `The prompt occurs ${plural(ntd.prompt_count, "time")} followed by a token` +
-        (ntd.approx ? " (distribution sampled)." : ".")));
-      if (ntd.entries.length) out.append(ntdTable(ntd));
+      out.append(el("p", {}, `The prompt occurs ${plural(ntd.prompt_count, "time")} followed by a token.`));
+      const shown = ntd.entries.slice(0, top);
+      out.append(el("p", { class: "muted ntd-note" }, ntd.approx
+        ? `More than ${plural(maxSupport, "distinct next token")}: the tokens listed were sampled ` +
+          `(every count is exact); showing ${shown.length} of ${ntd.entries.length}.`
+        : `Exact distribution of ${plural(ntd.entries.length, "next token")}; showing the top ${shown.length}.`));
+      if (shown.length) out.append(ntdTable({ ...ntd, entries: shown }));
     } catch (error) { status($("ntd-status"), error); }
   });
 

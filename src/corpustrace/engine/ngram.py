@@ -9,7 +9,6 @@ so the occurrences with a real next token form one sub-range, found by two searc
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -100,20 +99,22 @@ def infgram_ntd(engine: Engine, prompt: np.ndarray, max_support: int = 1000) -> 
 
 
 def ntd(engine: Engine, prompt: np.ndarray, max_support: int = 1000) -> NtdResult:
-    """Next-token distribution of `prompt`.
+    """Next-token distribution of `prompt`, exact when it has at most `max_support`
+    distinct next tokens (over the whole corpus, whatever its sharding).
 
-    The empty prompt gives the unigram distribution, exact, from the index's unigram
-    table. Otherwise every shard's continuation range is split into runs of equal next
-    token by bisection (infini-gram's method: a range whose first and last next tokens
-    agree is one run), which costs O(distinct tokens x log count), not O(count). When a
-    shard shows more than `max_support` distinct next tokens, tokens are taken from
-    about `max_support` evenly spaced occurrences instead and `approx` is set; each such
-    token's count is still exact (two searches inside every shard's range).
+    Every shard's continuation range is split into runs of equal next token by bisection
+    (infini-gram's method: a range whose first and last next tokens agree is one run),
+    which costs O(distinct tokens x log count), not O(count); the runs of all shards are
+    summed. When the merged distribution has more than `max_support` tokens, `approx` is
+    set and only the tokens found at evenly spaced places of all occurrences sorted by
+    next token are listed (`sample_positions`); each listed count is still exact. The
+    sample depends on the corpus alone, never on how it was split into shards. The empty
+    prompt gives the unigram distribution, from the index's unigram table, the same way.
     """
     if max_support < 1:
         raise QueryError("max_support must be at least 1")
     if len(prompt) == 0:
-        return unigram_ntd(engine)
+        return unigram_ntd(engine, max_support)
     lo, hi = continuation_ranges(engine, prompt, np.zeros(1, dtype=np.int64))
     lo, hi = lo[:, 0], hi[:, 0]
     total = int((hi - lo).sum())
@@ -121,6 +122,7 @@ def ntd(engine: Engine, prompt: np.ndarray, max_support: int = 1000) -> NtdResul
         return NtdResult(prompt_count=0, entries=(), approx=False)
     depth = len(prompt)
     keys = [next_token_keys(shard, depth) for shard in engine.shards]
+    # A shard with more than max_support distinct tokens means the merged result has too.
     runs = engine.parallel(
         lambda s: token_runs(keys[s], int(lo[s]), int(hi[s]), max_support), range(len(keys))
     )
@@ -128,22 +130,57 @@ def ntd(engine: Engine, prompt: np.ndarray, max_support: int = 1000) -> NtdResul
         if run is not None:
             check_next_tokens(engine, s, run[0])
     if all(r is not None for r in runs):
-        tokens = np.concatenate([r[0] for r in runs if r is not None])
-        counts = np.concatenate([r[1] for r in runs if r is not None])
-        return ntd_result(tokens, counts, total, approx=False)
-    stride = math.ceil(total / max_support)
-    sampled = [keys[s](np.arange(lo[s], hi[s], stride)) for s in range(len(keys))]
-    for s, seen in enumerate(sampled):
-        check_next_tokens(engine, s, seen)
-    candidates = np.unique(np.concatenate(sampled))
-    counts = np.zeros(len(candidates), dtype=np.int64)
-    for s, key in enumerate(keys):
-        a = np.full(len(candidates), lo[s])
-        b = np.full(len(candidates), hi[s])
-        counts += lower_bound_by_key(key, a, b, candidates + 1) - lower_bound_by_key(
-            key, a, b, candidates
+        tokens, counts = merge_runs(
+            np.concatenate([r[0] for r in runs if r is not None]),
+            np.concatenate([r[1] for r in runs if r is not None]),
         )
-    return ntd_result(candidates, counts, total, approx=True)
+        if len(tokens) <= max_support:
+            return ntd_result(tokens, counts, total, approx=False)
+        at = np.searchsorted(np.cumsum(counts), sample_positions(total, max_support), "right")
+        keep = np.unique(at)
+        return ntd_result(tokens[keep], counts[keep], total, approx=True)
+    picked = tokens_at(engine, keys, lo, hi, sample_positions(total, max_support))
+    counts = np.zeros(len(picked), dtype=np.int64)
+    for s, key in enumerate(keys):
+        a = np.full(len(picked), lo[s])
+        b = np.full(len(picked), hi[s])
+        counts += lower_bound_by_key(key, a, b, picked + 1) - lower_bound_by_key(key, a, b, picked)
+    return ntd_result(picked, counts, total, approx=True)
+
+
+def sample_positions(total: int, max_support: int) -> np.ndarray:
+    """0, stride, 2 stride, ... below `total`, stride = ceil(total / max_support): at most
+    `max_support` places, and every token filling a whole stride is hit at least once."""
+    return np.arange(0, total, -(-total // max_support), dtype=np.int64)
+
+
+def merge_runs(tokens: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the counts of equal tokens; tokens ascending."""
+    unique, inverse = np.unique(tokens, return_inverse=True)
+    sums = np.bincount(inverse, weights=counts, minlength=len(unique)).astype(np.int64)
+    return unique.astype(np.int64), sums
+
+
+def tokens_at(
+    engine: Engine, keys: list[Keys], lo: np.ndarray, hi: np.ndarray, places: np.ndarray
+) -> np.ndarray:
+    """The distinct next tokens at `places` of all shards' occurrences merged in next-token
+    order: for each place k, the smallest token v with more than k occurrences <= v, by a
+    binary search over token ids (each step counts occurrences <= v in every shard)."""
+    a = np.zeros(len(places), dtype=np.int64)
+    b = np.full(len(places), engine.index.id_limit - 1, dtype=np.int64)
+    active = np.flatnonzero(a < b)
+    while active.size:
+        mid = (a[active] + b[active]) // 2
+        at_most = np.zeros(len(active), dtype=np.int64)
+        for s, key in enumerate(keys):
+            start = np.full(len(active), lo[s])
+            at_most += lower_bound_by_key(key, start, np.full(len(active), hi[s]), mid + 1) - lo[s]
+        right = at_most <= places[active]
+        a[active] = np.where(right, mid + 1, a[active])
+        b[active] = np.where(right, b[active], mid)
+        active = active[a[active] < b[active]]
+    return np.unique(a)
 
 
 def check_next_tokens(engine: Engine, shard_no: int, tokens: np.ndarray) -> None:
@@ -182,10 +219,16 @@ def token_runs(keys: Keys, lo: int, hi: int, cap: int) -> tuple[np.ndarray, np.n
     return np.concatenate(out_tokens), np.concatenate(out_counts)
 
 
-def unigram_ntd(engine: Engine) -> NtdResult:
+def unigram_ntd(engine: Engine, max_support: int) -> NtdResult:
     unigram = np.asarray(engine.index.unigram, dtype=np.int64)
     tokens = np.flatnonzero(unigram)
-    return ntd_result(tokens, unigram[tokens], engine.total_tokens, approx=False)
+    counts = unigram[tokens]
+    total = engine.total_tokens
+    if len(tokens) <= max_support:
+        return ntd_result(tokens, counts, total, approx=False)
+    at = np.searchsorted(np.cumsum(counts), sample_positions(total, max_support), side="right")
+    keep = np.unique(at)
+    return ntd_result(tokens[keep], counts[keep], total, approx=True)
 
 
 def ntd_result(tokens: np.ndarray, counts: np.ndarray, total: int, approx: bool) -> NtdResult:

@@ -86,9 +86,10 @@ class NtdEntry:
 class NtdResult:
     """Next-token distribution; entries by count (descending), then token id.
 
-    `approx` is True when the prompt had more than `max_support` distinct next tokens:
-    the tokens were then found by sampling evenly spaced occurrences, so tokens rarer
-    than the sampling stride may be missing, while every listed count is exact.
+    `approx` is True when the prompt had more than `max_support` distinct next tokens
+    (over the whole corpus): the tokens were then found at evenly spaced places of all
+    occurrences sorted by next token, so tokens rarer than the stride may be missing,
+    while every listed count is exact; the answer does not depend on the sharding.
     """
 
     prompt_count: int
