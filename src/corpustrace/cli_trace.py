@@ -46,6 +46,12 @@ def add_param_options(p: argparse.ArgumentParser) -> None:
         help="span delimiters; --delimiters '' or no value for none (default: newline and '.')",
     )
     p.add_argument("--word-boundaries", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument(
+        "--leading-space",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="trace the response as if it followed a space (default on)",
+    )
     p.add_argument("--min-span-length", type=int)
     p.add_argument("--max-frequency", type=int)
     p.add_argument("--max-documents-per-span", type=int)
@@ -59,6 +65,7 @@ PARAM_NAMES = (
     "span_density",
     "delimiters",
     "word_boundaries",
+    "leading_space",
     "min_span_length",
     "max_frequency",
     "max_documents_per_span",

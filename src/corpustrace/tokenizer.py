@@ -229,3 +229,10 @@ def _token_byte_table(hf: tokenizers.Tokenizer, vocab_size: int) -> list[bytes]:
         else:
             table.append(hf.decode([tid], skip_special_tokens=False).encode("utf-8"))
     return table
+
+
+def leading_space_variants(text: str) -> list[str]:
+    """The text as typed, then with a leading space when it has none: most words of a
+    corpus follow a space, and byte-level BPE vocabularies give " the" and "the"
+    different ids, so "the river" and " the river" are different n-grams."""
+    return [text] if not text or text[0].isspace() else [text, " " + text]

@@ -169,6 +169,7 @@ def test_trace_parameters_are_passed_through(client: TestClient, index_dir: Path
         "span_density": 1.0,
         "delimiters": [],
         "word_boundaries": False,
+        "leading_space": False,
         "min_span_length": 3,
         "max_frequency": 50,
         "max_documents_per_span": 2,

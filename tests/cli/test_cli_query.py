@@ -98,6 +98,7 @@ def test_trace_json_and_exact_maximal_spans(
         "--delimiters",
         "",
         "--no-word-boundaries",
+        "--no-leading-space",
     )
     assert isinstance(raw, dict)
     assert raw["params"]["delimiters"] == [] and raw["params"]["word_boundaries"] is False

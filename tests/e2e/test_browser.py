@@ -140,6 +140,14 @@ def test_playground(page: Any, plain_server: str) -> None:
     page.wait_for_selector("#count-result .big")
     assert page.locator("#count-result .big").inner_text() == "8 occurrences"
     assert page.locator("#count-result .chip").count() == len("the river")
+    assert page.locator("#count-result .variants").count() == 0  # both spellings: 8
+    # Both spellings are counted; where they differ, the note names the one answered.
+    page.fill("#count-query", "ver")
+    page.click("#count-form button")
+    page.wait_for_selector("#count-result .variants")
+    note = page.locator("#count-result .variants").inner_text()
+    assert re.fullmatch(r"Counted as “ver” .*; “ver” 21, “.ver” \d+\.", note), note
+    assert page.locator("#count-result .big").inner_text() == "21 occurrences"
 
     page.fill("#ntd-prompt", "the mil")
     page.click("#ntd-form button")
@@ -176,6 +184,15 @@ def test_playground(page: Any, plain_server: str) -> None:
     page.click("#search-form button[type=submit]")
     page.wait_for_function(
         "() => document.getElementById('search-status').textContent.includes('matching document')"
+    )
+    assert page.locator("#search-result li.hit").count() >= 1
+    # A word inside a sentence ("the mill" after a space) is found: terms keep their
+    # spaces and are also searched with a leading one.
+    page.fill("#search-query", "the mill\nthe river")
+    page.click("#search-form button[type=submit]")
+    page.wait_for_function(
+        "() => /\\d+ matching documents?/"
+        ".test(document.getElementById('search-status').textContent)"
     )
     assert page.locator("#search-result li.hit").count() >= 1
 

@@ -23,7 +23,11 @@ from corpustrace.trace import TraceParams, TraceResult, trace
 from corpustrace.trace.filter import unigram_logprob
 from corpustrace.trace.rerank import level_of, rank_key
 
-EXACT = TraceParams(span_density=1, delimiters=(), word_boundaries=False, min_span_length=1)
+# leading_space off: these compare with the maximal spans of the response as typed.
+EXACT = TraceParams(
+    span_density=1, delimiters=(), word_boundaries=False, min_span_length=1, leading_space=False
+)
+AS_TYPED = TraceParams(leading_space=False)
 SPANS_ONLY = dataclasses.replace(EXACT, max_documents_per_span=0)
 STEPS = ("tokenize", "spans", "filter", "documents", "merge", "rerank", "total")
 BYTES = load_tokenizer("bytes")
@@ -108,6 +112,58 @@ def test_exact_maximal_spans_against_brute_force(tmp_path: Path) -> None:
                 check_consistent(result)
 
 
+def test_leading_space_spans_against_brute_force(tmp_path: Path) -> None:
+    """With leading_space the spans are the maximal spans of " " + response (brute force),
+    with character offsets moved back by one into the response; a span of the added space
+    alone is dropped, and marks in snippets start after the space, as the span does."""
+    rng = random.Random(5)
+    params = dataclasses.replace(EXACT, leading_space=True)
+    for case in range(10):
+        texts = ["".join(rng.choice("ab ") for _ in range(rng.randint(0, 40))) for _ in range(6)]
+        docs = [list(t.encode()) for t in texts]
+        with make_engine(tmp_path / str(case), texts, shard_tokens=50) as engine:
+            for _ in range(8):
+                src = rng.choice(texts)
+                a = rng.randint(0, len(src))
+                response = "ab" + src[a : a + rng.randint(0, 20)].lstrip()
+                ids = list((" " + response).encode())
+                longest = slow_longest(docs, ids)
+                intervals = [(i, i + n) for i, n in enumerate(longest) if n]
+                maximal = [
+                    (s, e)
+                    for s, e in intervals
+                    if not any(c <= s and e <= d and (c, d) != (s, e) for c, d in intervals)
+                    and e > 1
+                ]
+                result = trace(engine, response, params=params)
+                assert result.tokens == ids
+                got = [(s.start, s.end, s.char_start, s.char_end) for s in result.spans]
+                assert got == [(s, e, max(s - 1, 0), e - 1) for s, e in maximal], response
+                check_consistent(result)
+
+
+def test_leading_space_finds_the_first_word(tmp_path: Path) -> None:
+    """The first word of a response matches its mid-sentence form (" Marie"), which a
+    byte-level BPE gives another id than "Marie"; off, it matches only as typed."""
+    texts = ["In 1903 Marie Curie was awarded the prize.", "Then Marie Curie was famous."] * 3
+    hf = HFTokenizer(models.BPE())
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    hf.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    hf.train_from_iterator(texts * 3, trainer)
+    tokenizer = Tokenizer(hf, "test-bpe")
+    with make_engine(tmp_path / "marie", texts, tokenizer) as engine:
+        response = "Marie Curie was famous."
+        spaced = trace(engine, response, params=TraceParams(span_density=1))
+        assert [(s.text, s.char_start) for s in spaced.spans] == [(response, 0)]
+        assert spaced.spans[0].count == 3  # " Marie Curie was famous." x 3
+        check_consistent(spaced)
+        typed = trace(engine, response, params=AS_TYPED)
+        assert response not in [s.text for s in typed.spans]
+
+
 def test_empty_response(story: Engine) -> None:
     result = trace(story, "")
     assert (result.tokens, result.spans, result.highlights, result.documents) == ([], [], [], [])
@@ -115,7 +171,7 @@ def test_empty_response(story: Engine) -> None:
 
 
 def test_one_token_response(story: Engine) -> None:
-    result = trace(story, "T")
+    result = trace(story, "T", params=AS_TYPED)
     assert [(s.start, s.end, s.text) for s in result.spans] == [(0, 1, "T")]
     assert result.spans[0].count == story.count([ord("T")])
     check_consistent(result)
@@ -130,7 +186,7 @@ def test_unseen_tokens_get_no_span_and_score_minus_10000(story: Engine) -> None:
 
 def test_defaults_cut_at_delimiters_and_keep_k_spans(story: Engine) -> None:
     response = "The quick brown fox jumps over the lazy dog. It was a sunny day, said the fox."
-    result = trace(story, response)
+    result = trace(story, response, params=AS_TYPED)
     assert len(result.spans) <= -(-len(result.tokens) * 5 // 100)  # ceil(0.05 * L)
     assert result.spans and result.spans[0].text == "The quick brown fox jumps over the lazy dog."
     assert all("." not in s.text[:-1] for s in result.spans)
@@ -139,7 +195,7 @@ def test_defaults_cut_at_delimiters_and_keep_k_spans(story: Engine) -> None:
 
 def test_response_longer_than_any_document(story: Engine) -> None:
     response = " ".join(["The quick brown fox jumps over the lazy dog."] * 6)
-    result = trace(story, response, params=TraceParams(span_density=1))
+    result = trace(story, response, params=TraceParams(span_density=1, leading_space=False))
     sentence = "The quick brown fox jumps over the lazy dog."
     # between the sentences " The " matches ("French. The fox"): a span overlapping both
     assert [s.text for s in result.spans] == [sentence, " The "] * 5 + [sentence]

@@ -15,6 +15,15 @@
       `tokenizer ${info.tokenizer.name} (${plural(info.vocab_size, "token")}).`;
   }).catch((error) => status($("index-info"), error));
 
+  // Which spelling was answered ("the river" or " the river"), with both counts where
+  // they differ: in most corpora a word inside a sentence follows a space.
+  function variantNote(variants, used) {
+    if (!variants || variants.length < 2) return "";
+    const counts = variants.map((v) => `\u201c${visible(v.text)}\u201d ${v.count.toLocaleString("en")}`);
+    if (variants.every((v) => v.count === variants[0].count)) return "";
+    return `Counted as \u201c${visible(used)}\u201d (the spelling found more often); ${counts.join(", ")}.`;
+  }
+
   function chips(ids, texts) {
     return el("div", { class: "chips" }, ids.map((id, i) =>
       el("span", { class: "chip", title: `token id ${id}` }, visible(texts[i]))));
@@ -27,7 +36,10 @@
     try {
       const r = await api("/api/count", { query: $("count-query").value });
       status($("count-status"), null, "");
-      out.append(el("p", { class: "big" }, plural(r.count, "occurrence")),
+      out.append(el("p", { class: "big" }, plural(r.count, "occurrence")));
+      const note = variantNote(r.variants, r.query_used);
+      if (note) out.append(el("p", { class: "muted variants" }, note));
+      out.append(
         el("p", { class: "muted" }, `${plural(r.tokens.length, "token")}:`), chips(r.tokens, r.token_texts));
     } catch (error) { status($("count-status"), error); }
   });
@@ -66,6 +78,8 @@
           el("q", {}, r.suffix_text)));
       } else ntd = await api("/api/ntd", body);
       status($("ntd-status"), null, "");
+      const note = variantNote(ntd.variants, ntd.prompt_used);
+      if (note) out.append(el("p", { class: "muted variants" }, note.replace("Counted", "Answered")));
       out.append(el("p", {}, `The prompt occurs ${plural(ntd.prompt_count, "time")} followed by a token.`));
       const shown = ntd.entries.slice(0, top);
       out.append(el("p", { class: "muted ntd-note" }, ntd.approx
@@ -123,8 +137,10 @@
     const text = $("search-query").value;
     const mode = document.querySelector("input[name=search-mode]:checked").value;
     if (mode === "cnf") {
-      const clauses = text.split("\n").map((line) => line.split("|").map((t) => t.trim()).filter(Boolean))
-        .filter((c) => c.length);
+      // Terms keep their inner spaces; each is searched as typed and with a leading
+      // space (an OR inside its clause), so words inside sentences are found too.
+      const clauses = text.split("\n").map((line) => line.split("|").map((t) => t.trim()).filter(Boolean)
+        .flatMap((t) => [t, " " + t])).filter((c) => c.length);
       searchBody = { clauses };
     } else searchBody = { query: text };
     runSearch(0);

@@ -16,6 +16,7 @@ from corpustrace.errors import QueryError
 from corpustrace.server import schemas as s
 from corpustrace.server.errors import TooLarge
 from corpustrace.server.settings import Settings
+from corpustrace.tokenizer import leading_space_variants
 from corpustrace.trace import TraceParams
 
 PREVIEW_TOKENS = 60
@@ -51,10 +52,38 @@ def texts(engine: Engine, ids: Sequence[int] | np.ndarray) -> list[str]:
     return [engine.tokenizer.token_text(int(i)) for i in ids]
 
 
+def variants(
+    engine: Engine, settings: Settings, text: str, spaced: bool, what: str
+) -> list[tuple[str, np.ndarray]]:
+    """(text, ids) of each spelling tried: as typed, and with a leading space."""
+    tried = leading_space_variants(text) if spaced else [text]
+    return [(t, tokens(engine, settings, t, None, what)) for t in tried]
+
+
+def best(counts: list[int]) -> int:
+    """Index of the largest count; the first (as typed) on a tie."""
+    return max(range(len(counts)), key=lambda i: (counts[i], -i))
+
+
 def count(engine: Engine, settings: Settings, req: s.NgramRequest) -> s.CountResponse:
-    ids = tokens(engine, settings, req.query, req.ids, "query")
+    if req.query is None:
+        ids = tokens(engine, settings, None, req.ids, "query")
+        return s.CountResponse(
+            count=engine.count(ids), tokens=ids.tolist(), token_texts=texts(engine, ids)
+        )
+    tried = variants(engine, settings, req.query, req.leading_space, "query")
+    counts = [int(c) for c in engine.count_many([ids for _, ids in tried])]
+    pick = best(counts)
+    text, ids = tried[pick]
     return s.CountResponse(
-        count=engine.count(ids), tokens=ids.tolist(), token_texts=texts(engine, ids)
+        count=counts[pick],
+        tokens=ids.tolist(),
+        token_texts=texts(engine, ids),
+        query_used=text,
+        variants=[
+            s.VariantOut(text=t, count=c, tokens=i.tolist())
+            for (t, i), c in zip(tried, counts, strict=True)
+        ],
     )
 
 
@@ -103,8 +132,19 @@ def check_support(settings: Settings, max_support: int) -> None:
 
 def ntd(engine: Engine, settings: Settings, req: s.NtdRequest) -> s.NtdResponse:
     check_support(settings, req.max_support)
-    prompt = tokens(engine, settings, req.prompt, req.prompt_ids, "prompt")
-    return ntd_out(engine, engine.ntd(prompt, req.max_support), prompt)
+    if req.prompt is None or not req.prompt:
+        prompt = tokens(engine, settings, req.prompt, req.prompt_ids, "prompt")
+        return ntd_out(engine, engine.ntd(prompt, req.max_support), prompt)
+    tried = variants(engine, settings, req.prompt, req.leading_space, "prompt")
+    results = [engine.ntd(ids, req.max_support) for _, ids in tried]
+    pick = best([r.prompt_count for r in results])
+    out = ntd_out(engine, results[pick], tried[pick][1])
+    out.prompt_used = tried[pick][0]
+    out.variants = [
+        s.VariantOut(text=t, count=r.prompt_count, tokens=i.tolist())
+        for (t, i), r in zip(tried, results, strict=True)
+    ]
+    return out
 
 
 def infgram(engine: Engine, settings: Settings, req: s.InfgramRequest) -> s.InfgramResponse:

@@ -106,6 +106,11 @@ class ModelsResponse(BaseModel):
 class NgramRequest(Strict):
     query: str | None = Field(default=None, description="Text of the n-gram.")
     ids: list[TokenId] | None = Field(default=None, description="Token ids of the n-gram.")
+    leading_space: bool = Field(
+        default=True,
+        description="(count) Also count the text with a leading space (' the river' is "
+        "other tokens than 'the river') and answer with the variant found more often.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
@@ -113,10 +118,25 @@ class NgramRequest(Strict):
         return self
 
 
+class VariantOut(BaseModel):
+    """One spelling of a query text that was tried, with its count."""
+
+    text: str
+    count: int
+    tokens: list[int]
+
+
 class CountResponse(BaseModel):
     count: int
     tokens: list[int] = Field(description="Token ids that were counted.")
     token_texts: list[str]
+    query_used: str | None = Field(
+        default=None, description="The text whose count is answered (as typed, or spaced)."
+    )
+    variants: list[VariantOut] = Field(
+        default_factory=list,
+        description="Every text tried (as typed, then with a leading space), with counts.",
+    )
 
 
 class ShardRange(BaseModel):
@@ -159,6 +179,11 @@ class ProbResponse(BaseModel):
 
 class NtdRequest(PromptFields):
     max_support: int = Field(default=100, ge=1, description="Most distinct next tokens listed.")
+    leading_space: bool = Field(
+        default=True,
+        description="Also try the prompt text with a leading space; the variant with more "
+        "continuations is answered.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -178,6 +203,13 @@ class NtdResponse(BaseModel):
     approx: bool = Field(description="True when the distribution was found by sampling.")
     entries: list[NtdEntryOut]
     prompt_tokens: list[int]
+    prompt_used: str | None = Field(
+        default=None, description="The prompt text answered (as typed, or spaced)."
+    )
+    variants: list[VariantOut] = Field(
+        default_factory=list,
+        description="Every prompt text tried, with its count of continuations.",
+    )
 
 
 class InfgramRequest(NextFields):
@@ -279,6 +311,11 @@ class TraceOptions(Strict):
     span_density: float | None = Field(default=None, description="Keep ceil(d * L) spans.")
     delimiters: list[str] | None = Field(default=None, description='Default ["\\n", "."].')
     word_boundaries: bool | None = Field(default=None, description="Spans on word starts.")
+    leading_space: bool | None = Field(
+        default=None,
+        description="Trace the response as if it followed a space, so that its first word "
+        "matches the corpus's mid-sentence form; default true.",
+    )
     min_span_length: int | None = Field(default=None, description="In tokens; default 1.")
     max_frequency: int | None = Field(default=None, description="Default 1,000,000.")
     max_documents_per_span: int | None = Field(default=None, description="Default 10.")

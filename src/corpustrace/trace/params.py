@@ -39,6 +39,7 @@ class TraceParams:
     span_density: float = 0.05  # step 2: keep ceil(span_density * L) spans
     delimiters: tuple[str, ...] = ("\n", ".")  # step 1: a span ends at the first of these
     word_boundaries: bool = True  # step 1: spans neither start nor end inside a word
+    leading_space: bool = True  # step 1: the response is traced as if it followed a space
     min_span_length: int = 1  # step 1: in tokens
     max_frequency: int = 1_000_000  # step 1: spans occurring more often are dropped
     max_documents_per_span: int = 10  # step 3: occurrences sampled per span
@@ -56,6 +57,8 @@ class TraceParams:
         _check_delimiters(self.delimiters)
         if not isinstance(self.word_boundaries, bool):
             raise QueryError("word_boundaries must be true or false")
+        if not isinstance(self.leading_space, bool):
+            raise QueryError("leading_space must be true or false")
         _check_int("min_span_length", self.min_span_length, 1)
         _check_int("max_frequency", self.max_frequency, 1)
         _check_int("max_documents_per_span", self.max_documents_per_span, 0, MAX_DOCUMENTS_PER_SPAN)

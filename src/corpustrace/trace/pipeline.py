@@ -26,7 +26,7 @@ from corpustrace.trace.filter import lowest_scoring, spans_to_keep, unigram_logp
 from corpustrace.trace.merge import merge_documents, merge_highlights
 from corpustrace.trace.params import TraceParams
 from corpustrace.trace.rerank import rerank
-from corpustrace.trace.result import Span, TraceResult
+from corpustrace.trace.result import Span, TracedDocument, TraceResult
 from corpustrace.trace.spans import SpanCandidate, maximal_spans
 
 if TYPE_CHECKING:
@@ -114,13 +114,57 @@ def trace(
         return _trace(engine, response, prompt, params)
 
 
+def tokenize_response(
+    engine: Engine, response: str, leading_space: bool
+) -> tuple[np.ndarray, list[tuple[int, int]], int]:
+    """(ids, character offsets into `response`, tokens covering only the added space).
+
+    With `leading_space` and a response that does not start with white space, the text
+    tokenized is " " + response: a model's answer starts a sentence, while in the corpus
+    most words follow a space, and byte-level BPE vocabularies give " Marie" and "Marie"
+    different ids. Offsets are moved back by the added character (clipped at 0), so every
+    span still points into the response itself.
+    """
+    if not leading_space or not response or response[0].isspace():
+        ids, offsets = engine.tokenizer.encode_with_offsets(response)
+        return np.asarray(ids), list(offsets), 0
+    ids, offsets = engine.tokenizer.encode_with_offsets(" " + response)
+    moved = [(max(a - 1, 0), max(b - 1, 0)) for a, b in offsets]
+    space_only = 0
+    while space_only < len(moved) and moved[space_only][1] == 0:
+        space_only += 1
+    return np.asarray(ids), moved, space_only
+
+
+def skip_added_space(documents: list[TracedDocument], with_space: list[bool]) -> None:
+    """A span that starts with the added space matched " word" in the corpus: its marks in
+    snippets and contexts start after that space, as the span does in the response."""
+    if not any(with_space):
+        return
+
+    def starts_with_space(text: str, at: int) -> bool:
+        return text[at : at + 1].isspace()
+
+    for doc in documents:
+        for snip in doc.snippets:
+            if with_space[snip.span] and starts_with_space(snip.text, snip.char_start):
+                snip.char_start += 1
+        for mark in doc.context_spans:
+            if with_space[mark.span] and starts_with_space(doc.context, mark.char_start):
+                mark.char_start += 1
+
+
 def _trace(engine: Engine, response: str, prompt: str, params: TraceParams) -> TraceResult:
     laps = _Laps()
     tokenizer = engine.tokenizer
-    ids, offsets = tokenizer.encode_with_offsets(response)
+    ids, offsets, space_only = tokenize_response(engine, response, params.leading_space)
+    added = len(ids) > 0 and params.leading_space and not response[:1].isspace()
     laps.lap("tokenize")
     deadlines.check()
-    candidates = find_spans(engine, ids, response, offsets, params)
+    # A span made only of the added space is not part of the response.
+    candidates = [
+        c for c in find_spans(engine, ids, response, offsets, params) if c.end > space_only
+    ]
     laps.lap("spans")
     deadlines.check()
     spans = keep_least_likely(engine, ids, response, offsets, candidates, params)
@@ -135,6 +179,8 @@ def _trace(engine: Engine, response: str, prompt: str, params: TraceParams) -> T
     documents = merge_documents(
         tokenizer, hits, snippets, span_ids, engine.doc_meta, params.context_tokens
     )
+    # Token 0 holds the added space (alone, or merged into " word" by a BPE).
+    skip_added_space(documents, [added and s.start == 0 for s in spans])
     laps.lap("merge")
     deadlines.check()
     documents = rerank(documents, spans, highlights, prompt, response, params.ranking)
