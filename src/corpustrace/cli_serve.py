@@ -31,6 +31,16 @@ SERVE_OPTIONS = {
 }
 
 HELP = {
+    "host": "interface to listen on (default 127.0.0.1: this machine only)",
+    "port": "TCP port (default 8000)",
+    "openai_base_url": "base URL of an OpenAI-compatible chat server, e.g. "
+    "http://127.0.0.1:8080/v1",
+    "openai_model": "model name sent to the OpenAI-compatible server",
+    "local_model": "local transformers model directory for the chat (needs torch)",
+    "local_gguf_file": "GGUF file inside --local-model, for GGUF-only models",
+    "workers": "threads answering index queries and traces (default 4)",
+    "log_level": "uvicorn log level (default info)",
+    "influence": "influence feature store (corpustrace influence build) for the Influence tab",
     "api_token": "bearer token the API requires; visible to other users in the process "
     "list: prefer CORPUSTRACE_API_TOKEN or --api-token-file",
     "api_token_file": "file holding the API token (or CORPUSTRACE_API_TOKEN_FILE); "
@@ -42,7 +52,13 @@ HELP = {
 
 def add_serve_commands(sub: SubParsers) -> None:
     p = sub.add_parser("serve", help="serve the API and the browser UI over an index")
-    p.add_argument("index", nargs="?", type=Path, help="index directory (or CORPUSTRACE_INDEX)")
+    p.add_argument(
+        "index",
+        nargs="*",
+        type=Path,
+        help="index directory (or CORPUSTRACE_INDEX); several built with one tokenizer "
+        "(training phases) are served as one corpus",
+    )
     for name, kind in SERVE_OPTIONS.items():
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, help=HELP.get(name))
     p.add_argument(
@@ -56,8 +72,8 @@ def add_serve_commands(sub: SubParsers) -> None:
     p = sub.add_parser("demo", help="fetch the demo corpus and model, build, serve")
     p.add_argument("--home", type=Path, help="where fetched and built files go")
     p.add_argument("--no-model", action="store_true", help="no chat model (no torch needed)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    p.add_argument("--port", type=int, default=8000, help="TCP port")
     p.add_argument("--rebuild", action="store_true", help="fetch and build again")
     p.add_argument("--no-influence", action="store_true", help="skip the influence store")
     p.set_defaults(handler=run_demo)
@@ -69,8 +85,10 @@ def make_settings(args: argparse.Namespace) -> Any:
     from corpustrace.server.settings import Settings
 
     values: dict[str, Any] = {k: getattr(args, k) for k in SERVE_OPTIONS if getattr(args, k)}
-    if args.index is not None:
-        values["index"] = args.index
+    if args.index:
+        values["index"] = args.index[0]
+        if args.index[1:]:
+            values["extra_indexes"] = args.index[1:]
     if getattr(args, "verify_index", False):
         values["verify_index"] = True
     try:
@@ -87,7 +105,11 @@ def run_serve(args: argparse.Namespace) -> int:
     from corpustrace.server.serve import serve
 
     settings = make_settings(args)
-    Manifest.load(settings.index)  # a clear error now rather than at the first request
+    from corpustrace.index.multi import check_same_tokenizer
+
+    # Clear errors now rather than from the server's start-up.
+    manifests = [Manifest.load(path) for path in settings.index_paths]
+    check_same_tokenizer(settings.index_paths, manifests)
     serve(settings)
     return 0
 

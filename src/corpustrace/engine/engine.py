@@ -34,6 +34,7 @@ from corpustrace.engine.results import (
 )
 from corpustrace.engine.search import Positions, query_batch, sa_range_one, sa_ranges
 from corpustrace.errors import IndexFormatError, QueryError
+from corpustrace.index.multi import MultiIndex
 from corpustrace.index.reader import Index, Shard
 from corpustrace.tokenizer import Tokenizer
 
@@ -71,11 +72,12 @@ class ShardArrays:
 class Engine:
     """Suffix-array queries over an opened `Index` (see docs/api.md for the HTTP side)."""
 
-    def __init__(self, index: Index, threads: int | None = None) -> None:
-        self.index = index
-        self.tokenizer: Tokenizer = index.tokenizer
-        self.total_tokens: int = index.total_tokens
-        self.shards = [ShardArrays.of(shard) for shard in index.shards]
+    def __init__(self, index: Index | MultiIndex, threads: int | None = None) -> None:
+        # One index or several served as one corpus: the same shard list either way.
+        self.index = index if isinstance(index, MultiIndex) else MultiIndex([index])
+        self.tokenizer: Tokenizer = self.index.tokenizer
+        self.total_tokens: int = self.index.total_tokens
+        self.shards = [ShardArrays.of(shard) for shard in self.index.shards]
         self.index_positions = sum(shard.n for shard in self.shards)
         self.parallel_min_positions = PARALLEL_MIN_POSITIONS
         self.threads = max(1, threads if threads is not None else os.cpu_count() or 1)
@@ -88,8 +90,14 @@ class Engine:
         )
 
     @classmethod
-    def open(cls, path: str | Path, threads: int | None = None) -> Engine:
-        return cls(Index.open(path), threads=threads)
+    def open(cls, path: str | Path | Sequence[str | Path], threads: int | None = None) -> Engine:
+        """Open one index directory, or several built with one tokenizer as one corpus."""
+        paths = [path] if isinstance(path, str | Path) else list(path)
+        return cls(MultiIndex.open(paths), threads=threads)
+
+    def index_name(self, doc: int) -> str:
+        """Name of the index (training phase) that holds a global document."""
+        return self.index.part_of_doc(doc).name
 
     def close(self) -> None:
         """Stop the thread pool and release every memory map of the index."""

@@ -188,6 +188,7 @@ def search(engine: Engine, settings: Settings, req: s.SearchRequest) -> s.Search
             shard=h.shard,
             position=h.position,
             meta=h.meta,
+            index=engine.index_name(h.doc),
             text=h.text,
             match_char_start=h.match_char_start,
             match_char_end=h.match_char_end,
@@ -232,7 +233,11 @@ def cnf_search(
 def summary(engine: Engine, doc: int) -> s.DocumentSummary:
     view = engine.document(doc, 0, PREVIEW_TOKENS)
     return s.DocumentSummary(
-        doc=doc, meta=view.meta, length=view.length, preview=engine.tokenizer.decode(view.tokens)
+        doc=doc,
+        index=engine.index_name(doc),
+        meta=view.meta,
+        length=view.length,
+        preview=engine.tokenizer.decode(view.tokens),
     )
 
 
@@ -251,6 +256,7 @@ def document(
         shard=view.shard,
         local_doc=view.local_doc,
         meta=view.meta,
+        index=engine.index_name(view.doc),
         length=view.length,
         start=view.start,
         end=view.end,

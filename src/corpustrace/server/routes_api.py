@@ -140,24 +140,27 @@ def parse_ids(ids: str | None) -> list[str] | None:
 def info_of(state: AppState) -> s.InfoResponse:
     index = state.engine.index
     manifest = index.manifest
+    several = len(index.parts) > 1
     shards = [
         s.ShardOut(
-            name=info.name,
+            name=f"{part.name}/{info.name}" if several else info.name,
             tokens=info.tokens,
             documents=info.documents,
             bytes=sum(f.bytes for f in info.files.values()),
         )
-        for info in manifest.shards
+        for part, one in zip(index.parts, index.indexes, strict=True)
+        for info in one.manifest.shards
     ]
-    shard_bytes, total = manifest.shard_bytes, manifest.total_bytes
+    shard_bytes = sum(one.manifest.shard_bytes for one in index.indexes)
+    total = sum(one.manifest.total_bytes for one in index.indexes)
     settings = state.settings
     return s.InfoResponse(
         version=corpustrace.__version__,
         format_version=manifest.format_version,
         built_with=manifest.corpustrace_version,
         created=manifest.created,
-        tokens=manifest.total_tokens,
-        documents=manifest.total_documents,
+        tokens=index.total_tokens,
+        documents=index.total_documents,
         shards=shards,
         tokenizer=manifest.tokenizer,
         token_width=manifest.token_width,
@@ -177,5 +180,15 @@ def info_of(state: AppState) -> s.InfoResponse:
             max_documents_per_span=settings.max_documents_per_span,
         ),
         chat=bool(state.backends),
+        indexes=[
+            s.IndexPartOut(
+                name=p.name,
+                documents=p.documents,
+                tokens=p.tokens,
+                first_doc=p.first_doc,
+                shards=p.shards,
+            )
+            for p in index.parts
+        ],
         influence=state.influence.describe() if state.influence is not None else None,
     )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from corpustrace.errors import IndexFormatError
 from corpustrace.influence.errors import InfluenceError
 from corpustrace.server import queries
 from corpustrace.server.errors import ServiceError, TooLarge
@@ -40,7 +41,13 @@ def open_influence(state: AppState) -> None:
     if state.settings.influence is not None:
         from corpustrace.influence.query import InfluenceIndex
 
-        state.influence = InfluenceIndex(state.settings.influence, state.engine.index)
+        indexes = state.engine.index.indexes
+        if len(indexes) > 1:
+            raise IndexFormatError(
+                "an influence store belongs to one index; it cannot be served over "
+                f"{len(indexes)} indexes at once"
+            )
+        state.influence = InfluenceIndex(state.settings.influence, indexes[0])
 
 
 @router.post("/influence", response_model=InfluenceResponse, tags=["influence"])

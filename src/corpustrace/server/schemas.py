@@ -71,6 +71,16 @@ class LimitsOut(BaseModel):
     max_documents_per_span: int
 
 
+class IndexPartOut(BaseModel):
+    """One index of the served corpus (a training phase)."""
+
+    name: str
+    documents: int
+    tokens: int
+    first_doc: int = Field(description="Global id of its first document.")
+    shards: int
+
+
 class InfoResponse(BaseModel):
     version: str = Field(description="corpustrace version of this server.")
     format_version: int
@@ -85,6 +95,9 @@ class InfoResponse(BaseModel):
     sizes: IndexSizes
     limits: LimitsOut
     chat: bool = Field(description="Whether a chat model is configured.")
+    indexes: list[IndexPartOut] = Field(
+        default_factory=list, description="The indexes served as one corpus, in id order."
+    )
     influence: dict[str, Any] | None = Field(
         default=None, description="The influence feature store, when one is configured."
     )
@@ -261,6 +274,7 @@ class HitOut(BaseModel):
     shard: int
     position: int
     meta: dict[str, Any]
+    index: str = Field(default="", description="Name of the index (training phase) holding it.")
     text: str
     match_char_start: int
     match_char_end: int
@@ -269,6 +283,7 @@ class HitOut(BaseModel):
 class DocumentSummary(BaseModel):
     doc: int
     meta: dict[str, Any]
+    index: str = Field(default="", description="Name of the index (training phase) holding it.")
     length: int
     preview: str = Field(description="The document's first tokens, decoded.")
 
@@ -294,6 +309,7 @@ class DocumentResponse(BaseModel):
     shard: int
     local_doc: int
     meta: dict[str, Any]
+    index: str = Field(default="", description="Name of the index (training phase) holding it.")
     length: int = Field(description="Tokens in the whole document.")
     start: int = Field(description="First token of the window, relative to the document.")
     end: int
@@ -377,6 +393,7 @@ class TracedDocumentOut(BaseModel):
     doc: int
     shard: int
     meta: dict[str, Any]
+    index: str = Field(default="", description="Name of the index (training phase) holding it.")
     bm25: float
     relevance: float
     level: str

@@ -26,7 +26,8 @@ def serve(settings: Settings | None = None) -> None:
     hashing every file of it when `settings.verify_index`)."""
     settings = settings if settings is not None else Settings()
     if settings.verify_index:
-        require_intact(settings.index)
+        for path in settings.index_paths:
+            require_intact(path)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -24,6 +24,12 @@ class Settings(BaseSettings):
         default=Path("index"),
         description="Index directory to serve (built with `corpustrace build`).",
     )
+    extra_indexes: list[Path] = Field(
+        default_factory=list,
+        description="More index directories (JSON list), built with the same tokenizer, "
+        "served with `index` as one corpus: counts sum, spans are maximal over all, each "
+        "document names its index (`corpustrace serve A B C`).",
+    )
     verify_index: bool = Field(
         default=False,
         description="Hash every file of the index (as `corpustrace verify`) before "
@@ -208,6 +214,11 @@ class Settings(BaseSettings):
         description="Most proponents (and opponents) one influence request returns.",
     )
     log_level: str = Field(default="info", description="uvicorn log level of `corpustrace serve`.")
+
+    @property
+    def index_paths(self) -> list[Path]:
+        """Every index served, `index` first."""
+        return [self.index, *self.extra_indexes]
 
     @model_validator(mode="before")
     @classmethod

@@ -82,7 +82,7 @@ class AppState:
     def open(self) -> None:
         """Open the engine over `settings.index` (at start-up, not in the factory)."""
         if self._engine is None:
-            self._engine = Engine.open(self.settings.index)
+            self._engine = Engine.open(self.settings.index_paths)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) on the bounded pool; the time limit counts the wait for a thread too.

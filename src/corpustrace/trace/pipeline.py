@@ -180,6 +180,8 @@ def _trace(engine: Engine, response: str, prompt: str, params: TraceParams) -> T
         tokenizer, hits, snippets, span_ids, engine.doc_meta, params.context_tokens
     )
     # Token 0 holds the added space (alone, or merged into " word" by a BPE).
+    for traced in documents:
+        traced.index = engine.index_name(traced.doc)
     skip_added_space(documents, [added and s.start == 0 for s in spans])
     laps.lap("merge")
     deadlines.check()

@@ -75,6 +75,7 @@ class TracedDocument:
     snippets: list[Snippet]
     context: str
     context_spans: list[ContextSpan]
+    index: str = ""  # name of the index (training phase) holding the document
 
 
 @dataclass
