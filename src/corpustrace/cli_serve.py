@@ -15,7 +15,7 @@ class SettingsError(CorpusTraceError):
 
 
 # CLI option -> Settings field; everything else comes from CORPUSTRACE_* or defaults.
-SERVE_OPTIONS = {
+SERVE_OPTIONS: dict[str, type] = {
     "host": str,
     "port": int,
     "api_token": str,
@@ -28,6 +28,7 @@ SERVE_OPTIONS = {
     "workers": int,
     "log_level": str,
     "influence": str,
+    "takedown": Path,
 }
 
 HELP = {
@@ -41,6 +42,8 @@ HELP = {
     "workers": "threads answering index queries and traces (default 4)",
     "log_level": "uvicorn log level (default info)",
     "influence": "influence feature store (corpustrace influence build) for the Influence tab",
+    "takedown": "takedown file (one document id or JSON metadata match per line): those "
+    "documents leave every answer; re-read when it changes",
     "api_token": "bearer token the API requires; visible to other users in the process "
     "list: prefer CORPUSTRACE_API_TOKEN or --api-token-file",
     "api_token_file": "file holding the API token (or CORPUSTRACE_API_TOKEN_FILE); "

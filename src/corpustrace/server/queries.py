@@ -12,12 +12,13 @@ import numpy as np
 
 from corpustrace.engine.engine import Engine
 from corpustrace.engine.results import NtdResult
-from corpustrace.errors import QueryError
+from corpustrace.errors import NotFound, QueryError
 from corpustrace.server import schemas as s
 from corpustrace.server.errors import TooLarge
 from corpustrace.server.settings import Settings
 from corpustrace.tokenizer import leading_space_variants
 from corpustrace.trace import TraceParams
+from corpustrace.trace.takedown import Takedown
 
 PREVIEW_TOKENS = 60
 MAX_MARK_HITS = 1_000
@@ -173,7 +174,19 @@ def infgram(engine: Engine, settings: Settings, req: s.InfgramRequest) -> s.Infg
     )
 
 
-def search(engine: Engine, settings: Settings, req: s.SearchRequest) -> s.SearchResponse:
+def search(
+    engine: Engine, settings: Settings, req: s.SearchRequest, takedown: Takedown | None = None
+) -> s.SearchResponse:
+    """One page of hits (or CNF documents); hits in taken-down documents are left out of
+    the page (the count still includes them)."""
+    out = search_all(engine, settings, req)
+    if takedown:
+        out.hits = [h for h in out.hits if h.doc not in takedown]
+        out.documents = [d for d in out.documents if d.doc not in takedown]
+    return out
+
+
+def search_all(engine: Engine, settings: Settings, req: s.SearchRequest) -> s.SearchResponse:
     if req.limit > settings.max_page_size:
         raise TooLarge(f"limit {req.limit} is above the page size limit {settings.max_page_size}")
     check_limit("offset", req.offset, settings.max_search_offset)
@@ -242,12 +255,20 @@ def summary(engine: Engine, doc: int) -> s.DocumentSummary:
 
 
 def document(
-    engine: Engine, settings: Settings, doc: int, start: int, end: int | None, marks: list[str]
+    engine: Engine,
+    settings: Settings,
+    doc: int,
+    start: int,
+    end: int | None,
+    marks: list[str],
+    takedown: Takedown | None = None,
 ) -> s.DocumentResponse:
     if len(marks) > settings.max_marks:
         raise TooLarge(f"at most {settings.max_marks} marks per request")
     if any(len(m) > settings.max_response_chars for m in marks):
         raise TooLarge(f"a mark is longer than {settings.max_response_chars} characters")
+    if takedown is not None and doc in takedown:
+        raise NotFound(f"document {doc} was taken down")
     limit = start + settings.max_document_tokens
     view = engine.document(doc, start, limit if end is None else min(end, limit))
     text = engine.tokenizer.decode(view.tokens)

@@ -113,7 +113,11 @@ async def infgram(req: s.InfgramRequest, state: State) -> s.InfgramResponse:
 @router.post("/search", response_model=s.SearchResponse, tags=["queries"])
 async def search(req: s.SearchRequest, state: State) -> s.SearchResponse:
     """Occurrences of an n-gram with context, or documents matching a CNF query; paged."""
-    return await state.run(queries.search, state.engine, state.settings, req)
+
+    def answer() -> s.SearchResponse:
+        return queries.search(state.engine, state.settings, req, state.takedown())
+
+    return await state.run(answer)
 
 
 @router.get("/documents/{doc}", response_model=s.DocumentResponse, tags=["queries"])
@@ -125,9 +129,12 @@ async def document(
     mark: Annotated[list[str] | None, Query(description="Strings to locate in the text")] = None,
 ) -> s.DocumentResponse:
     """A document's tokens, text and metadata (a window of at most max_document_tokens)."""
-    return await state.run(
-        queries.document, state.engine, state.settings, doc, start, end, mark or []
-    )
+
+    def answer() -> s.DocumentResponse:
+        takedown = state.takedown()
+        return queries.document(state.engine, state.settings, doc, start, end, mark or [], takedown)
+
+    return await state.run(answer)
 
 
 def parse_ids(ids: str | None) -> list[str] | None:

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
         "served with `index` as one corpus: counts sum, spans are maximal over all, each "
         "document names its index (`corpustrace serve A B C`).",
     )
+    takedown: Path | None = Field(
+        default=None,
+        description="Takedown file: one document id per line, or a JSON object of metadata "
+        "to match; those documents are removed from every trace (never shown nor counted "
+        "as a source) and from document views and search hits. Re-read when it changes.",
+    )
     verify_index: bool = Field(
         default=False,
         description="Hash every file of the index (as `corpustrace verify`) before "

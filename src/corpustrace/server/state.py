@@ -22,10 +22,11 @@ from corpustrace.server.errors import Overloaded, Timeout, Unavailable
 from corpustrace.server.schemas import TraceResponse
 from corpustrace.server.settings import Settings
 from corpustrace.trace import TraceParams, trace
+from corpustrace.trace.takedown import Takedown, TakedownFile
 
 T = TypeVar("T")
 logger = logging.getLogger("corpustrace")
-TraceKey = tuple[str, str, TraceParams]
+TraceKey = tuple[str, str, TraceParams, int]  # ..., takedown version
 
 
 class LRUCache:
@@ -71,6 +72,7 @@ class AppState:
         self.traces = LRUCache(settings.cache_size)
         self._inflight: dict[TraceKey, asyncio.Future[bytes]] = {}
         self.influence: Any = None  # an InfluenceIndex when a store is configured
+        self.takedown_file = TakedownFile(settings.takedown) if settings.takedown else None
         self._closing = False
 
     @property
@@ -119,13 +121,18 @@ class AppState:
                 f"the request took longer than {self.settings.request_timeout_s:g} s"
             ) from None
 
+    def takedown(self) -> Takedown | None:
+        """The takedown list as the file reads now (re-read when it changed; blocking)."""
+        return self.takedown_file.current(self.engine) if self.takedown_file else None
+
     async def trace(self, response: str, prompt: str, params: TraceParams) -> tuple[bytes, bool]:
         """The JSON body of the trace (a TraceResponse) and whether it was cached.
 
         The body is validated and serialised on the pool, not on the event loop. Identical
         requests arriving while one is computed wait for that one instead of repeating it.
         """
-        key: TraceKey = (response, prompt, params)
+        takedown = await self.run(self.takedown) if self.takedown_file else None
+        key: TraceKey = (response, prompt, params, takedown.version if takedown else 0)
         hit = self.traces.get(key)
         if hit is not None:
             return as_cached(hit), True
@@ -136,14 +143,14 @@ class AppState:
             except asyncio.CancelledError:
                 if not pending.cancelled():
                     raise  # this request itself was cancelled
-        return await self._compute(key), False
+        return await self._compute(key, takedown), False
 
-    async def _compute(self, key: TraceKey) -> bytes:
+    async def _compute(self, key: TraceKey, takedown: Takedown | None) -> bytes:
         shared: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         shared.add_done_callback(_consume)
         self._inflight[key] = shared
         try:
-            body = await self.run(trace_json, self.engine, *key)
+            body = await self.run(trace_json, self.engine, *key[:3], takedown)
         except BaseException as exc:
             if isinstance(exc, Exception):
                 shared.set_exception(exc)
@@ -210,9 +217,15 @@ _NOT_CACHED = b',"cached":false}'
 _CACHED = b',"cached":true}'
 
 
-def trace_json(engine: Engine, response: str, prompt: str, params: TraceParams) -> bytes:
+def trace_json(
+    engine: Engine,
+    response: str,
+    prompt: str,
+    params: TraceParams,
+    takedown: Takedown | None = None,
+) -> bytes:
     """The TraceResponse JSON of a fresh trace (`cached` false, its last field)."""
-    result = trace(engine, response, prompt, params).to_dict()
+    result = trace(engine, response, prompt, params, takedown=takedown).to_dict()
     body = TraceResponse.model_validate({**result, "cached": False}).model_dump_json().encode()
     assert body.endswith(_NOT_CACHED), "cached must stay the last field of TraceResponse"
     return body

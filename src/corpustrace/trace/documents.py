@@ -24,6 +24,7 @@ from corpustrace.trace.result import Snippet
 
 if TYPE_CHECKING:
     from corpustrace.engine import Engine
+    from corpustrace.trace.takedown import Takedown
     from corpustrace.engine.results import Window
 
 
@@ -43,8 +44,17 @@ def window_radius(params: TraceParams) -> int:
     return max(params.context_tokens, params.snippet_tokens)
 
 
-def sample_hits(engine: Engine, span_ids: list[np.ndarray], params: TraceParams) -> list[Hit]:
-    """Up to `max_documents_per_span` occurrences per span, sampled before any decoding."""
+def sample_hits(
+    engine: Engine,
+    span_ids: list[np.ndarray],
+    params: TraceParams,
+    takedown: Takedown | None = None,
+) -> list[Hit]:
+    """Up to `max_documents_per_span` occurrences per span, sampled before any decoding.
+
+    With a takedown, the sample is drawn `taken` larger (the span's occurrences inside
+    taken-down documents) and those are dropped: the rest is a sample of the remaining
+    occurrences, as large as they allow."""
     hits: list[Hit] = []
     if params.max_documents_per_span == 0 or not span_ids:
         return hits
@@ -53,7 +63,10 @@ def sample_hits(engine: Engine, span_ids: list[np.ndarray], params: TraceParams)
     for index, (ids, found) in enumerate(zip(span_ids, finds, strict=True)):
         deadline.check()
         limit = params.max_documents_per_span
-        occurrences = engine.occurrences(ids, limit, seed=params.seed, found=found)
+        taken = int(takedown.occurrences([ids])[0]) if takedown else 0
+        occurrences = engine.occurrences(ids, limit + taken, seed=params.seed, found=found)
+        if takedown:
+            occurrences = [o for o in occurrences if o.doc not in takedown][:limit]
         span_hits = [
             Hit(
                 index,

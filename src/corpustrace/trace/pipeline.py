@@ -28,6 +28,7 @@ from corpustrace.trace.params import TraceParams
 from corpustrace.trace.rerank import rerank
 from corpustrace.trace.result import Span, TracedDocument, TraceResult
 from corpustrace.trace.spans import SpanCandidate, maximal_spans
+from corpustrace.trace.takedown import Takedown
 
 if TYPE_CHECKING:
     from corpustrace.engine import Engine
@@ -56,12 +57,18 @@ def find_spans(
     response: str,
     offsets: Sequence[tuple[int, int]],
     params: TraceParams,
+    takedown: Takedown | None = None,
 ) -> list[SpanCandidate]:
-    """Step 1 over the engine: longest prefixes of every suffix, then the span rules."""
+    """Step 1 over the engine: longest prefixes of every suffix, then the span rules
+    (over the corpus without the taken-down documents, when there are any)."""
     if not len(ids):
         return []
     longest = np.asarray(engine.longest_prefixes(ids), dtype=np.int64)
-    return maximal_spans(ids, response, offsets, longest, engine.count_many, params)
+    if not takedown:
+        return maximal_spans(ids, response, offsets, longest, engine.count_many, params)
+    longest = takedown.longest_prefixes(engine, ids, longest)
+    count = takedown.count_many(engine)
+    return maximal_spans(ids, response, offsets, longest, count, params)
 
 
 def keep_least_likely(
@@ -99,11 +106,13 @@ def trace(
     prompt: str = "",
     params: TraceParams | None = None,
     deadline: Deadline | None = None,
+    takedown: Takedown | None = None,
 ) -> TraceResult:
     """Trace `response` (and the `prompt` it answered) back to the engine's corpus.
 
     With a `deadline`, the work stops soon after it passes (checked between the steps and
     inside the long loops of the engine and of steps 3 and 4): DeadlineExceeded.
+    With a `takedown`, its documents are out of the corpus for every step (takedown.py).
     """
     if not isinstance(response, str) or not isinstance(prompt, str):
         raise QueryError("response and prompt must be strings")
@@ -111,7 +120,7 @@ def trace(
     check_text(prompt, "prompt")  # tokenized by nothing here, but echoed and reranked
     params = params if params is not None else TraceParams()
     with deadlines.active(deadline if deadline is not None else deadlines.current()):
-        return _trace(engine, response, prompt, params)
+        return _trace(engine, response, prompt, params, takedown)
 
 
 def tokenize_response(
@@ -154,7 +163,9 @@ def skip_added_space(documents: list[TracedDocument], with_space: list[bool]) ->
                 mark.char_start += 1
 
 
-def _trace(engine: Engine, response: str, prompt: str, params: TraceParams) -> TraceResult:
+def _trace(
+    engine: Engine, response: str, prompt: str, params: TraceParams, takedown: Takedown | None
+) -> TraceResult:
     laps = _Laps()
     tokenizer = engine.tokenizer
     ids, offsets, space_only = tokenize_response(engine, response, params.leading_space)
@@ -163,7 +174,9 @@ def _trace(engine: Engine, response: str, prompt: str, params: TraceParams) -> T
     deadlines.check()
     # A span made only of the added space is not part of the response.
     candidates = [
-        c for c in find_spans(engine, ids, response, offsets, params) if c.end > space_only
+        c
+        for c in find_spans(engine, ids, response, offsets, params, takedown)
+        if c.end > space_only
     ]
     laps.lap("spans")
     deadlines.check()
@@ -171,7 +184,7 @@ def _trace(engine: Engine, response: str, prompt: str, params: TraceParams) -> T
     laps.lap("filter")
     deadlines.check()
     span_ids = [ids[s.start : s.end] for s in spans]
-    hits = sample_hits(engine, span_ids, params)
+    hits = sample_hits(engine, span_ids, params, takedown)
     snippets = [snippet_of(tokenizer, h, params.snippet_tokens) for h in hits]
     laps.lap("documents")
     deadlines.check()

@@ -1,0 +1,37 @@
+"""`serve --takedown FILE`: taken-down documents leave every answer, reloaded on change."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import servertools
+
+
+def test_takedown_file_removes_documents_and_is_reloaded(
+    make_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "takedown.txt"
+    path.write_text("", encoding="utf-8")
+    client = make_client(takedown=path, cache_size=8)
+    body = {"response": servertools.RIVER_REPLY, "span_density": 1, "max_documents_per_span": 100}
+    before = client.post("/api/trace", json=body).json()
+    sources = sorted({d["doc"] for d in before["documents"]})
+    assert len(sources) >= 2
+    gone = sources[0]
+    path.write_text(f"# removed on request\n{gone}\n", encoding="utf-8")
+    stamp = time.time() + 5
+    os.utime(path, (stamp, stamp))
+    after = client.post("/api/trace", json=body).json()
+    assert after["cached"] is False  # the list changed: not the old cached answer
+    assert gone not in {d["doc"] for d in after["documents"]}
+    assert set(sources) - {gone} <= {d["doc"] for d in after["documents"]}
+    r = client.get(f"/api/documents/{gone}")
+    assert r.status_code == 404 and "taken down" in r.json()["error"]["message"]
+    hits = client.post("/api/search", json={"query": "river", "limit": 100}).json()["hits"]
+    assert gone not in {h["doc"] for h in hits}
+    path.write_text("", encoding="utf-8")
+    os.utime(path, (stamp + 5, stamp + 5))
+    assert client.get(f"/api/documents/{gone}").status_code == 200
