@@ -24,8 +24,8 @@ from corpustrace.trace.result import Snippet
 
 if TYPE_CHECKING:
     from corpustrace.engine import Engine
-    from corpustrace.trace.takedown import Takedown
     from corpustrace.engine.results import Window
+    from corpustrace.trace.takedown import Takedown
 
 
 @dataclass(frozen=True)
