@@ -10,9 +10,7 @@ from typing import Any
 import servertools
 
 
-def test_takedown_file_removes_documents_and_is_reloaded(
-    make_client: Any, tmp_path: Path
-) -> None:
+def test_takedown_file_removes_documents_and_is_reloaded(make_client: Any, tmp_path: Path) -> None:
     path = tmp_path / "takedown.txt"
     path.write_text("", encoding="utf-8")
     client = make_client(takedown=path, cache_size=8)
@@ -35,3 +33,18 @@ def test_takedown_file_removes_documents_and_is_reloaded(
     path.write_text("", encoding="utf-8")
     os.utime(path, (stamp + 5, stamp + 5))
     assert client.get(f"/api/documents/{gone}").status_code == 200
+
+
+def test_pii_documents_are_dropped_by_default(make_client: Any, tmp_path: Path) -> None:
+    from corpustrace.tokenizer_load import load_tokenizer
+
+    docs = [
+        ("The mill by the river grinds grain. Mail miller@example.org for flour.", {"id": "a"}),
+        ("The mill by the river grinds grain every day.", {"id": "b"}),
+    ]
+    index = servertools.build_index(tmp_path / "pii", load_tokenizer("bytes"), docs)
+    body = {"response": "The mill by the river grinds grain", "span_density": 1}
+    shown = make_client(index=index).post("/api/trace", json=body).json()
+    assert [d["meta"]["id"] for d in shown["documents"]] == ["b"]
+    everything = make_client(index=index, pii_filter=False).post("/api/trace", json=body).json()
+    assert sorted(d["meta"]["id"] for d in everything["documents"]) == ["a", "b"]

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         "to match; those documents are removed from every trace (never shown nor counted "
         "as a source) and from document views and search hits. Re-read when it changes.",
     )
+    pii_filter: bool = Field(
+        default=True,
+        description="Drop from trace answers every document whose snippet or context "
+        "holds an e-mail address, a phone number or an IP address (docs/tracing.md).",
+    )
     verify_index: bool = Field(
         default=False,
         description="Hash every file of the index (as `corpustrace verify`) before "

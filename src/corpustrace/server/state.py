@@ -22,6 +22,7 @@ from corpustrace.server.errors import Overloaded, Timeout, Unavailable
 from corpustrace.server.schemas import TraceResponse
 from corpustrace.server.settings import Settings
 from corpustrace.trace import TraceParams, trace
+from corpustrace.trace.pii import without_pii
 from corpustrace.trace.takedown import Takedown, TakedownFile
 
 T = TypeVar("T")
@@ -150,7 +151,8 @@ class AppState:
         shared.add_done_callback(_consume)
         self._inflight[key] = shared
         try:
-            body = await self.run(trace_json, self.engine, *key[:3], takedown)
+            pii = self.settings.pii_filter
+            body = await self.run(trace_json, self.engine, *key[:3], takedown, pii)
         except BaseException as exc:
             if isinstance(exc, Exception):
                 shared.set_exception(exc)
@@ -223,9 +225,11 @@ def trace_json(
     prompt: str,
     params: TraceParams,
     takedown: Takedown | None = None,
+    pii_filter: bool = False,
 ) -> bytes:
     """The TraceResponse JSON of a fresh trace (`cached` false, its last field)."""
-    result = trace(engine, response, prompt, params, takedown=takedown).to_dict()
+    traced = trace(engine, response, prompt, params, takedown=takedown)
+    result = (without_pii(traced) if pii_filter else traced).to_dict()
     body = TraceResponse.model_validate({**result, "cached": False}).model_dump_json().encode()
     assert body.endswith(_NOT_CACHED), "cached must stay the last field of TraceResponse"
     return body
