@@ -361,6 +361,8 @@ def test_result_to_dict_has_the_public_names(story: Engine) -> None:
         "context",
         "context_spans",
         "index",
+        "repeats",
+        "repeat_docs",
     }
     assert set(doc["snippets"][0]) == {"text", "span", "char_start", "char_end"}
     assert set(doc["context_spans"][0]) == {"span", "char_start", "char_end"}

@@ -401,6 +401,14 @@ class TracedDocumentOut(BaseModel):
     snippets: list[SnippetOut]
     context: str
     context_spans: list[ContextSpanOut]
+    repeats: int = Field(
+        default=1,
+        description="Retrieved documents shown as this one card: same URL or same text.",
+    )
+    repeat_docs: list[int] = Field(
+        default_factory=list,
+        description="Their global ids, this one first (at most 20 listed).",
+    )
 
 
 class TraceResponse(BaseModel):

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         description="Drop from trace answers every document whose snippet or context "
         "holds an e-mail address, a phone number or an IP address (docs/tracing.md).",
     )
+    fold_repeats: bool = Field(
+        default=True,
+        description="Show retrieved documents with the same URL (or the same text) as one "
+        "trace document with `repeats` and `repeat_docs`.",
+    )
     verify_index: bool = Field(
         default=False,
         description="Hash every file of the index (as `corpustrace verify`) before "

@@ -23,6 +23,7 @@ from corpustrace.server.schemas import TraceResponse
 from corpustrace.server.settings import Settings
 from corpustrace.trace import TraceParams, trace
 from corpustrace.trace.pii import without_pii
+from corpustrace.trace.repeats import fold_repeats
 from corpustrace.trace.takedown import Takedown, TakedownFile
 
 T = TypeVar("T")
@@ -151,8 +152,8 @@ class AppState:
         shared.add_done_callback(_consume)
         self._inflight[key] = shared
         try:
-            pii = self.settings.pii_filter
-            body = await self.run(trace_json, self.engine, *key[:3], takedown, pii)
+            pii, fold = self.settings.pii_filter, self.settings.fold_repeats
+            body = await self.run(trace_json, self.engine, *key[:3], takedown, pii, fold)
         except BaseException as exc:
             if isinstance(exc, Exception):
                 shared.set_exception(exc)
@@ -226,10 +227,16 @@ def trace_json(
     params: TraceParams,
     takedown: Takedown | None = None,
     pii_filter: bool = False,
+    repeats: bool = False,
 ) -> bytes:
-    """The TraceResponse JSON of a fresh trace (`cached` false, its last field)."""
+    """The TraceResponse JSON of a fresh trace (`cached` false, its last field), without
+    PII documents and with repeated documents folded when asked."""
     traced = trace(engine, response, prompt, params, takedown=takedown)
-    result = (without_pii(traced) if pii_filter else traced).to_dict()
+    if pii_filter:
+        traced = without_pii(traced)
+    if repeats:
+        traced = fold_repeats(traced, lambda doc: engine.document(doc).tokens)
+    result = traced.to_dict()
     body = TraceResponse.model_validate({**result, "cached": False}).model_dump_json().encode()
     assert body.endswith(_NOT_CACHED), "cached must stay the last field of TraceResponse"
     return body

@@ -195,6 +195,7 @@ def _trace(
     # Token 0 holds the added space (alone, or merged into " word" by a BPE).
     for traced in documents:
         traced.index = engine.index_name(traced.doc)
+        traced.repeat_docs = [traced.doc]
     skip_added_space(documents, [added and s.start == 0 for s in spans])
     laps.lap("merge")
     deadlines.check()

@@ -76,6 +76,8 @@ class TracedDocument:
     context: str
     context_spans: list[ContextSpan]
     index: str = ""  # name of the index (training phase) holding the document
+    repeats: int = 1  # retrieved documents folded into this one (same URL or same text)
+    repeat_docs: list[int] = field(default_factory=list)  # their ids, this one first
 
 
 @dataclass
