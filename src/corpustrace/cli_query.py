@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from corpustrace.cli_common import SubParsers, print_json
+from corpustrace.cli_common import SubParsers, plural, print_json
 
 if TYPE_CHECKING:
     from corpustrace.engine import Engine
@@ -108,7 +108,10 @@ def run_ntd(args: argparse.Namespace) -> int:
         )
         return 0
     note = " (approximate)" if result.approx else ""
-    print(f"prompt occurs {result.prompt_count:,} times, last {suffix_len} tokens used{note}")
+    print(
+        f"prompt occurs {plural(result.prompt_count, 'time')}, last "
+        f"{plural(suffix_len, 'token')} used{note}"
+    )
     for e in entries:
         print(f"{e['prob']:8.4f}  {e['count']:>10,}  {e['text']!r}")
     return 0
@@ -171,7 +174,7 @@ def run_search(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"count": hits.count, "offset": hits.offset, "limit": hits.limit, "hits": rows})
         return 0
-    print(f"{hits.count:,} occurrences; showing {len(rows)} from {hits.offset}")
+    print(f"{plural(hits.count, 'occurrence')}; showing {len(rows)} from {hits.offset}")
     for r in rows:
         t, a, b = r["text"], r["match_char_start"], r["match_char_end"]
         line = f"{t[:a]}[[{t[a:b]}]]{t[b:]}".replace("\n", " ").strip()
@@ -196,7 +199,7 @@ def run_doc(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    print(f"# document {view.doc} (shard {view.shard}, {view.length:,} tokens)")
+    print(f"# document {view.doc} (shard {view.shard}, {plural(view.length, 'token')})")
     for key, value in view.meta.items():
         print(f"# {key}: {value}")
     print(text)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from corpustrace.cli_common import SubParsers, print_json
+from corpustrace.cli_common import SubParsers, plural, print_json
 from corpustrace.errors import CorpusError, QueryError
 
 # Background shades per relevance level (256-colour ANSI), as the UI's three shades.
@@ -132,7 +132,15 @@ def read_text(inline: str | None, path: Path | None, default_stdin: bool) -> str
             return path.read_text(encoding="utf-8")
         except OSError as exc:
             raise QueryError(f"{path}: cannot read ({exc.strerror})") from exc
-    return sys.stdin.read() if default_stdin else ""
+    if not default_stdin:
+        return ""
+    if sys.stdin.isatty():
+        print(
+            "reading the response from standard input (end it with Ctrl-D), "
+            "or pass --response TEXT or --response-file FILE",
+            file=sys.stderr,
+        )
+    return sys.stdin.read()
 
 
 def run_trace(args: argparse.Namespace) -> int:
@@ -145,6 +153,11 @@ def run_trace(args: argparse.Namespace) -> int:
     from corpustrace.trace import trace
 
     response = read_text(args.response, args.response_file, default_stdin=True)
+    if not response.strip():
+        raise QueryError(
+            "the response to trace is empty (give --response TEXT, "
+            "--response-file FILE or text on standard input)"
+        )
     prompt = read_text(args.prompt or None, args.prompt_file, default_stdin=False)
     result = trace(engine, response, prompt=prompt, params=params).to_dict()
     if args.json:
@@ -183,7 +196,7 @@ def run_batch(engine: Any, params: Any, batch: Path, output: Path | None) -> int
     finally:
         if output:
             out.close()
-    print(f"traced {traced} responses, {with_spans} with verbatim spans", file=sys.stderr)
+    print(f"traced {plural(traced, 'response')}, {with_spans} with verbatim spans", file=sys.stderr)
     return 0
 
 
@@ -220,7 +233,7 @@ def render(result: dict[str, Any], documents: int, color: bool, out: TextIO) -> 
     out.write(mark(result["text"], highlights, color) + "\n\n")
     spans = result["spans"]
     out.write(
-        f"{len(spans)} spans, {len(result['documents'])} documents, "
+        f"{plural(len(spans), 'span')}, {plural(len(result['documents']), 'document')}, "
         f"{result['timings_ms'].get('total', 0):.0f} ms\n"
     )
     for doc in result["documents"][:documents]:

@@ -132,6 +132,12 @@ def test_unknown_page_is_html_for_browsers(client: TestClient) -> None:
     r = client.get("/documents/99999", headers={"Accept": "text/html"})
     assert r.status_code == 404 and "text/html" in r.headers["content-type"]
     assert "does not exist" in r.text
+    # Not a document id at all: the same HTML 404 page, not a raw JSON 422.
+    for bad in ("abc", "-1", "1.5"):
+        r = client.get(f"/documents/{bad}", headers={"Accept": "text/html"})
+        assert r.status_code == 404 and "text/html" in r.headers["content-type"], bad
+        assert "<html" in r.text.lower() and "doc" in r.text
+    assert client.get("/documents/abc").status_code == 422  # an API client: JSON still
 
 
 def test_time_limit_gives_504(make_client: ClientFactory) -> None:

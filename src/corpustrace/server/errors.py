@@ -155,6 +155,12 @@ async def on_service_error(request: Request, exc: Exception) -> Response:
 async def on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     code, message = describe_validation(exc)
+    if wants_html(request):
+        # A page whose address does not name a document (/documents/abc) does not exist:
+        # the same HTML 404 page as a document id past the corpus; bad query parameters
+        # of a page are a 400 page.
+        in_path = any(e.get("loc", ("",))[0] == "path" for e in exc.errors())
+        return html_error(request, 404 if in_path else 400, message)
     return error_json(422, code, message)
 
 

@@ -56,9 +56,15 @@ def texts(engine: Engine, ids: Sequence[int] | np.ndarray) -> list[str]:
 def variants(
     engine: Engine, settings: Settings, text: str, spaced: bool, what: str
 ) -> list[tuple[str, np.ndarray]]:
-    """(text, ids) of each spelling tried: as typed, and with a leading space."""
-    tried = leading_space_variants(text) if spaced else [text]
-    return [(t, tokens(engine, settings, t, None, what)) for t in tried]
+    """(text, ids) of each spelling tried: as typed, and with a leading space (when
+    that still fits `max_query_tokens`; the limit is the text's as typed)."""
+    out = [(text, tokens(engine, settings, text, None, what))]
+    for other in (leading_space_variants(text) if spaced else [text])[1:]:
+        try:
+            out.append((other, tokens(engine, settings, other, None, what)))
+        except TooLarge:
+            pass
+    return out
 
 
 def best(counts: list[int]) -> int:
