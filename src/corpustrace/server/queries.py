@@ -6,6 +6,7 @@ returns a response model; the engine raises QueryError/NotFound for bad input.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -60,10 +61,8 @@ def variants(
     that still fits `max_query_tokens`; the limit is the text's as typed)."""
     out = [(text, tokens(engine, settings, text, None, what))]
     for other in (leading_space_variants(text) if spaced else [text])[1:]:
-        try:
+        with contextlib.suppress(TooLarge):
             out.append((other, tokens(engine, settings, other, None, what)))
-        except TooLarge:
-            pass
     return out
 
 
