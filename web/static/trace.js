@@ -42,7 +42,7 @@
       TraceView.renderText(output, result, (spans, node) => panel.select(spans, node));
       summary.textContent = TraceView.summary(result);
       resultBox.hidden = false;
-      panel.show(result);
+      panel.show(result, output);
       status(statusLine, null, "");
       resultBox.scrollIntoView({ block: "nearest" });
     } catch (error) {

@@ -4,18 +4,7 @@
 
 const TraceView = (() => {
   const { el, clear, marked, plural } = CT;
-  const META_SKIP = new Set(["text", "title"]);
-
-  function short(text, n = 60) {
-    const cps = Array.from(text);
-    return cps.length > n ? cps.slice(0, n - 1).join("") + "\u2026" : text;
-  }
-
-  function docTitle(doc) {
-    const meta = doc.meta || {};
-    const title = meta.title || meta.name || meta.id;
-    return title !== undefined && title !== null && title !== "" ? String(title) : `Document ${doc.doc}`;
-  }
+  const { short, docTitle } = DocCards;
 
   function spanTip(result, spanIndexes) {
     const lines = spanIndexes.map((i) => {
@@ -56,70 +45,6 @@ const TraceView = (() => {
     return "low";
   }
 
-  function documentUrl(result, doc) {
-    const params = new URLSearchParams();
-    // Whitespace-only spans would mark every space of the document: they carry no clue.
-    const texts = [...new Set(doc.spans.map((i) => result.spans[i].text))]
-      .filter((text) => text.trim() !== "");
-    for (const text of texts) params.append("mark", text);
-    return `/documents/${doc.doc}?${params}`;
-  }
-
-  function metaList(doc) {
-    const list = el("dl", { class: "meta" });
-    const meta = doc.meta || {};
-    let shown = 0;
-    for (const [key, value] of Object.entries(meta)) {
-      if (META_SKIP.has(key) || value === null || value === undefined || shown >= 6) continue;
-      const text = typeof value === "string" ? value : JSON.stringify(value);
-      let dd;
-      if (key === "url" && /^https?:\/\//i.test(text)) {
-        dd = el("dd", {}, el("a", { href: text, rel: "noopener noreferrer", target: "_blank" }, short(text, 80)));
-      } else dd = el("dd", {}, short(text, 120));
-      list.append(el("dt", {}, key), dd);
-      shown += 1;
-    }
-    list.append(el("dt", {}, "index"), el("dd", {}, `#${doc.doc} (shard ${doc.shard})`));
-    return list;
-  }
-
-  function snippetNode(snippet) {
-    const frag = marked(snippet.text, [{ start: snippet.char_start, end: snippet.char_end }],
-      () => el("mark"));
-    return el("p", { class: "snippet" }, "\u2026", frag, "\u2026");
-  }
-
-  function contextNode(doc) {
-    const ranges = doc.context_spans.map((c) => ({ start: c.char_start, end: c.char_end }));
-    return el("div", { class: "context", hidden: true },
-      marked(doc.context, ranges, () => el("mark")));
-  }
-
-  function docCard(result, doc, focusSpans) {
-    const snippets = focusSpans
-      ? doc.snippets.filter((sn) => focusSpans.includes(sn.span))
-      : doc.snippets;
-    const context = contextNode(doc);
-    const toggle = el("button", { type: "button", class: "link", "aria-expanded": "false" }, "Show context");
-    toggle.addEventListener("click", () => {
-      context.hidden = !context.hidden;
-      toggle.setAttribute("aria-expanded", String(!context.hidden));
-      toggle.textContent = context.hidden ? "Show context" : "Hide context";
-    });
-    return el("article", { class: `doc level-${doc.level}`, dataset: { doc: doc.doc } },
-      el("header", {},
-        el("span", { class: `badge badge-${doc.level}`, title: "relevance level" }, doc.level),
-        el("h3", {}, docTitle(doc)),
-        el("span", { class: "relevance", title: `BM25 ${doc.bm25.toFixed(2)}` },
-          `relevance ${(doc.relevance * 100).toFixed(0)}%`)),
-      metaList(doc),
-      el("div", { class: "snippets" }, snippets.map(snippetNode)),
-      el("div", { class: "actions" },
-        toggle,
-        el("a", { href: documentUrl(result, doc), class: "open-doc" }, "Open document")),
-      context);
-  }
-
   /** The document panel: every document of a trace, or those of one selected span. */
   class Panel {
     constructor(root) {
@@ -131,10 +56,23 @@ const TraceView = (() => {
       this.focus = null;
       this.selectedNode = null;
       this.filterBar.querySelector("button").addEventListener("click", () => this.select(null, null));
+      this.staleNote = el("p", { class: "panel-stale", hidden: true },
+        "These documents belong to the previous answer; the new answer's come when it is complete.");
+      this.filterBar.before(this.staleNote);
     }
 
-    show(result) {
+    /** Mark the documents shown as those of an earlier answer (a new one is being written). */
+    markStale(on) {
+      const stale = Boolean(on && this.result);
+      this.root.classList.toggle("stale", stale);
+      this.staleNote.hidden = !stale;
+    }
+
+    /** Show the documents of `result`; `textRoot` is the element its text is drawn in. */
+    show(result, textRoot) {
       this.result = result;
+      this.textRoot = textRoot || null;
+      this.markStale(false);
       this.select(null, null);
       // Other tabs of the panel (lexical, ...) listen for this to follow the same trace.
       this.root.dispatchEvent(new CustomEvent("trace-shown", { detail: result }));
@@ -182,7 +120,7 @@ const TraceView = (() => {
           result.spans.length ? "No documents." : "No span of this text was found in the corpus."));
         return;
       }
-      for (const doc of docs) this.list.append(docCard(result, doc, focus));
+      for (const doc of docs) this.list.append(DocCards.card(result, doc, focus));
     }
   }
 
@@ -194,5 +132,5 @@ const TraceView = (() => {
     return parts.join(" \u00b7 ");
   }
 
-  return { renderText, Panel, summary, docTitle };
+  return { renderText, Panel, summary };
 })();
