@@ -34,7 +34,7 @@ MILL_REPLY = (
 RIVER_REPLY = "The river begins as a thin line of melt water high in the mountains, they say."
 # A long answer (a question with "slowly" in it), streamed a word every SLOW_DELAY seconds.
 SLOW_REPLY = "\n".join(f"Line {i}: the mill by the river grinds flour." for i in range(80))
-SLOW_DELAY = 0.1
+SLOW_DELAY = 0.03
 
 
 def corpus() -> list[tuple[str, dict[str, Any]]]:

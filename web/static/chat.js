@@ -24,14 +24,13 @@
   };
   let turns = ChatStore.load();
   let current = null; // the answer being written: {controller, turn, answer}
-  let pinned = true; // the list follows the stream while the reader is at its end
 
-  list.addEventListener("scroll", () => {
-    pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  });
-
-  function follow() {
-    if (pinned) list.scrollTop = list.scrollHeight;
+  /** Run `change` (which makes the list longer) and keep the list's end in view if the
+   * reader was there: one who scrolled up to read stays where they are. */
+  function follow(change) {
+    const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    change();
+    if (atEnd) list.scrollTop = list.scrollHeight;
   }
 
   function bubble(role, text) {
@@ -89,8 +88,7 @@
     else if (event === "delta") {
       if (!turn.content) status(statusLine, null, STATES.writing);
       turn.content += data.text;
-      answer.body.textContent = turn.content;
-      follow();
+      follow(() => { answer.body.textContent = turn.content; });
     } else if (event === "finish" && data.reason === "length") {
       turn.note = `Cut at the limit of ${data.max_tokens} tokens.`;
     } else if (event === "trace") {
@@ -109,8 +107,7 @@
     bubble("user", text);
     const answer = bubble("assistant", "");
     answer.node.classList.add("streaming");
-    pinned = true;
-    follow();
+    list.scrollTop = list.scrollHeight; // a new question brings the reader to the end
     const job = { controller: new AbortController(), turn, answer, stopped: false };
     current = job;
     setBusy(true);
@@ -126,8 +123,7 @@
     if (job.stopped) await traceStopped(job, text);
     turns.push(turn);
     ChatStore.save(turns);
-    addNotes(answer, turn);
-    follow();
+    follow(() => addNotes(answer, turn));
     status(statusLine, turn.error ? new Error(turn.error) : null, "");
     current = null;
     setBusy(false);
