@@ -27,22 +27,59 @@ const DocCards = (() => {
     return `/documents/${doc.doc}?${params}`;
   }
 
-  function metaList(doc) {
-    const list = el("dl", { class: "meta" });
+  /** The last part of a path ("/srv/corpus/wiki.jsonl" -> "wiki.jsonl"): the server's
+   * directories mean nothing to a reader, and the whole value is under "details". */
+  function sourceName(source) {
+    const text = String(source);
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return text;
+    const parts = text.split(/[\\/]/).filter(Boolean);
+    return parts.length ? parts[parts.length - 1] : text;
+  }
+
+  /** "https://www.example.org/wiki/Mill" -> "example.org/wiki/Mill" (shortened). */
+  function compactUrl(url) {
+    return short(url.replace(/^https?:\/\//i, "").replace(/^www\./i, "").replace(/\/$/, ""), 48);
+  }
+
+  /** One line under the title: the source's name and the URL. */
+  function sourceLine(doc) {
     const meta = doc.meta || {};
-    let shown = 0;
-    for (const [key, value] of Object.entries(meta)) {
-      if (META_SKIP.has(key) || value === null || value === undefined || shown >= 6) continue;
+    const parts = [];
+    if (meta.source !== undefined && meta.source !== null && meta.source !== "") {
+      parts.push(el("span", { class: "source" }, short(sourceName(meta.source), 40)));
+    }
+    const url = typeof meta.url === "string" ? meta.url : "";
+    if (/^https?:\/\//i.test(url)) {
+      parts.push(el("a", { class: "url", href: url, rel: "noopener noreferrer", target: "_blank" },
+        compactUrl(url)));
+    }
+    if (!parts.length) return null;
+    return el("p", { class: "doc-source" }, parts.flatMap((p, i) => (i ? [" \u00b7 ", p] : [p])));
+  }
+
+  /** Every metadata field (whole values) and where the document is in the index. */
+  function detailsList(doc) {
+    const list = el("dl", { class: "meta", hidden: true });
+    for (const [key, value] of Object.entries(doc.meta || {})) {
+      if (META_SKIP.has(key) || value === null || value === undefined) continue;
       const text = typeof value === "string" ? value : JSON.stringify(value);
-      let dd;
-      if (key === "url" && /^https?:\/\//i.test(text)) {
-        dd = el("dd", {}, el("a", { href: text, rel: "noopener noreferrer", target: "_blank" }, short(text, 80)));
-      } else dd = el("dd", {}, short(text, 120));
-      list.append(el("dt", {}, key), dd);
-      shown += 1;
+      list.append(el("dt", {}, key), el("dd", {}, short(text, 300)));
     }
     list.append(el("dt", {}, "index"), el("dd", {}, `#${doc.doc} (shard ${doc.shard})`));
+    list.append(el("dt", {}, "relevance"),
+      el("dd", {}, `${(doc.relevance * 100).toFixed(0)}% (BM25 ${doc.bm25.toFixed(2)})`));
     return list;
+  }
+
+  /** A link-style button that shows and hides `target`. */
+  function toggle(show, hide, target, className) {
+    const button = el("button", { type: "button", class: `link ${className}`, "aria-expanded": "false" }, show);
+    button.addEventListener("click", () => {
+      target.hidden = !target.hidden;
+      button.setAttribute("aria-expanded", String(!target.hidden));
+      button.textContent = target.hidden ? show : hide;
+    });
+    return button;
   }
 
   function snippetNode(snippet) {
@@ -57,31 +94,36 @@ const DocCards = (() => {
       marked(doc.context, ranges, () => el("mark")));
   }
 
-  /** The card of `doc` in `result`; with `focusSpans`, only the snippets of those spans. */
-  function card(result, doc, focusSpans) {
-    const snippets = focusSpans
-      ? doc.snippets.filter((sn) => focusSpans.includes(sn.span))
-      : doc.snippets;
+  /** The card of `doc` in `result`. Options: `focus` (span indexes: show only their
+   * snippets), `onLocate(doc, button)` (the "Locate spans" control; none without it).
+   * Other features add to `.doc-badges` (header) or `.actions` here. */
+  function card(result, doc, options = {}) {
+    const { focus, onLocate } = options;
+    const snippets = focus ? doc.snippets.filter((sn) => focus.includes(sn.span)) : doc.snippets;
     const context = contextNode(doc);
-    const toggle = el("button", { type: "button", class: "link", "aria-expanded": "false" }, "Show context");
-    toggle.addEventListener("click", () => {
-      context.hidden = !context.hidden;
-      toggle.setAttribute("aria-expanded", String(!context.hidden));
-      toggle.textContent = context.hidden ? "Show context" : "Hide context";
-    });
+    const details = detailsList(doc);
+    const actions = el("div", { class: "actions" },
+      toggle("Show context", "Hide context", context, "context-toggle"),
+      toggle("Details", "Hide details", details, "details-toggle"),
+      el("a", { href: documentUrl(result, doc), class: "open-doc", target: "_blank", rel: "noopener" },
+        "Open document"));
+    if (onLocate) {
+      const locate = el("button", { type: "button", class: "link locate", "aria-pressed": "false",
+        title: "Highlight in the text only the spans this document contains" }, "Locate spans");
+      locate.addEventListener("click", () => onLocate(doc, locate));
+      actions.prepend(locate);
+    }
     return el("article", { class: `doc level-${doc.level}`, dataset: { doc: doc.doc } },
       el("header", {},
         el("span", { class: `badge badge-${doc.level}`, title: "relevance level" }, doc.level),
         el("h3", {}, docTitle(doc)),
+        el("span", { class: "doc-badges" }),
         el("span", { class: "relevance", title: `BM25 ${doc.bm25.toFixed(2)}` },
-          `relevance ${(doc.relevance * 100).toFixed(0)}%`)),
-      metaList(doc),
+          `${(doc.relevance * 100).toFixed(0)}%`)),
+      sourceLine(doc),
       el("div", { class: "snippets" }, snippets.map(snippetNode)),
-      el("div", { class: "actions" },
-        toggle,
-        el("a", { href: documentUrl(result, doc), class: "open-doc", target: "_blank", rel: "noopener" }, "Open document")),
-      context);
+      actions, details, context);
   }
 
-  return { card, short, docTitle, documentUrl };
+  return { card, short, docTitle, documentUrl, sourceName };
 })();

@@ -120,7 +120,7 @@ const TraceView = (() => {
           result.spans.length ? "No documents." : "No span of this text was found in the corpus."));
         return;
       }
-      for (const doc of docs) this.list.append(DocCards.card(result, doc, focus));
+      for (const doc of docs) this.list.append(DocCards.card(result, doc, { focus }));
     }
   }
 
