@@ -125,7 +125,10 @@ const TraceView = (() => {
   }
 
   function summary(result) {
-    const ms = Object.values(result.timings_ms || {}).reduce((a, b) => a + b, 0);
+    // `total` is the whole trace, measured apart; the steps add up to (about) it.
+    const timings = result.timings_ms || {};
+    const ms = "total" in timings ? timings.total
+      : Object.values(timings).reduce((a, b) => a + b, 0);
     const parts = [plural(result.spans.length, "span"), plural(result.documents.length, "document"),
       `${ms.toFixed(0)} ms`];
     if (result.cached) parts.push("cached");
