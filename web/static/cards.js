@@ -94,8 +94,14 @@ const DocCards = (() => {
       marked(doc.context, ranges, () => el("mark")));
   }
 
+  function setLocated(button, on) {
+    button.setAttribute("aria-pressed", String(on));
+    button.textContent = on ? "Show all spans" : "Locate spans";
+  }
+
   /** The card of `doc` in `result`. Options: `focus` (span indexes: show only their
-   * snippets), `onLocate(doc, button)` (the "Locate spans" control; none without it).
+   * snippets), `onLocate(doc, button)` (the "Locate spans" control; none without it),
+   * `located` (its spans are the ones highlighted now).
    * Other features add to `.doc-badges` (header) or `.actions` here. */
   function card(result, doc, options = {}) {
     const { focus, onLocate } = options;
@@ -108,8 +114,9 @@ const DocCards = (() => {
       el("a", { href: documentUrl(result, doc), class: "open-doc", target: "_blank", rel: "noopener" },
         "Open document"));
     if (onLocate) {
-      const locate = el("button", { type: "button", class: "link locate", "aria-pressed": "false",
-        title: "Highlight in the text only the spans this document contains" }, "Locate spans");
+      const locate = el("button", { type: "button", class: "link locate",
+        title: "Highlight in the text only the spans this document contains" });
+      setLocated(locate, Boolean(options.located));
       locate.addEventListener("click", () => onLocate(doc, locate));
       actions.prepend(locate);
     }
@@ -125,5 +132,5 @@ const DocCards = (() => {
       actions, details, context);
   }
 
-  return { card, short, docTitle, documentUrl, sourceName };
+  return { card, setLocated, short, docTitle, documentUrl, sourceName };
 })();

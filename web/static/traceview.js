@@ -15,18 +15,33 @@ const TraceView = (() => {
     return lines.join("\n");
   }
 
-  /** The response text with clickable highlights; onSelect(spanIndexes, node). */
-  function renderText(target, result, onSelect) {
+  /** The response text with clickable highlights; onSelect(spanIndexes, node). With
+   * `only` (span indexes), just those spans are highlighted, each as itself (the panel's
+   * "Locate spans" of one document); otherwise the merged highlights of the whole trace. */
+  function renderText(target, result, onSelect, only) {
     clear(target);
-    const ranges = result.highlights.map((h, i) => ({ start: h.char_start, end: h.char_end, index: i }));
+    target.traceView = { result, onSelect }; // the panel draws the text again to locate
+    target.classList.toggle("locating", Boolean(only));
+    const ranges = only
+      ? only.map((i) => ({ start: result.spans[i].char_start, end: result.spans[i].char_end, span: i }))
+      : result.highlights.map((h, i) => ({ start: h.char_start, end: h.char_end, index: i }));
     target.append(marked(result.text, ranges, (m) => {
-      const highlights = m.members.map((r) => result.highlights[r.index]);
-      const spans = [...new Set(highlights.flatMap((h) => h.spans))];
-      const level = bestLevel(highlights.map((h) => h.level));
+      let spans;
+      let levels;
+      if (only) {
+        spans = [...new Set(m.members.map((r) => r.span))];
+        levels = spans.map((i) => result.spans[i].level);
+      } else {
+        const highlights = m.members.map((r) => result.highlights[r.index]);
+        spans = [...new Set(highlights.flatMap((h) => h.spans))];
+        levels = highlights.map((h) => h.level);
+      }
+      const level = bestLevel(levels);
       const counts = spans.map((i) => result.spans[i].count);
       const node = el("span", {
-        class: `hl hl-${level}`, tabindex: "0", role: "button", "aria-pressed": "false",
-        title: spanTip(result, spans), dataset: { level, count: Math.min(...counts), spans: spans.join(",") },
+        class: `hl hl-${level}${only ? " located" : ""}`, tabindex: "0", role: "button",
+        "aria-pressed": "false", title: spanTip(result, spans),
+        dataset: { level, count: Math.min(...counts), spans: spans.join(",") },
       });
       const activate = (event) => {
         event.preventDefault();
@@ -38,6 +53,15 @@ const TraceView = (() => {
       });
       return node;
     }));
+  }
+
+  const GROUPS = { high: "High", medium: "Medium", low: "Low" };
+
+  /** [level, documents] of each level that has documents, high first (OLMoTrace's panel). */
+  function groups(docs) {
+    return Object.keys(GROUPS)
+      .map((level) => [level, docs.filter((d) => (d.level in GROUPS ? d.level : "low") === level)])
+      .filter(([, group]) => group.length);
   }
 
   function bestLevel(levels) {
@@ -53,6 +77,7 @@ const TraceView = (() => {
       this.filterBar = root.querySelector(".panel-filter");
       this.list = root.querySelector(".panel-list");
       this.result = null;
+      this.located = null; // the document whose spans alone are highlighted, if any
       this.focus = null;
       this.selectedNode = null;
       this.filterBar.querySelector("button").addEventListener("click", () => this.select(null, null));
@@ -70,6 +95,8 @@ const TraceView = (() => {
 
     /** Show the documents of `result`; `textRoot` is the element its text is drawn in. */
     show(result, textRoot) {
+      if (this.located !== null) this.drawText(null); // the old text: every span again
+      this.located = null;
       this.result = result;
       this.textRoot = textRoot || null;
       this.markStale(false);
@@ -78,6 +105,25 @@ const TraceView = (() => {
       this.root.dispatchEvent(new CustomEvent("trace-shown", { detail: result }));
       // Other tabs of the panel (influence.js) trace the same text their own way.
       this.root.dispatchEvent(new CustomEvent("panel:trace", { detail: result }));
+    }
+
+    /** Highlight in the text only the spans of `doc` (again: all of them). */
+    locate(doc) {
+      if (!this.textRoot || !this.textRoot.traceView) return;
+      this.located = this.located === doc.doc ? null : doc.doc;
+      this.drawText(this.located === null ? null : doc.spans);
+      for (const button of this.list.querySelectorAll("button.locate")) {
+        DocCards.setLocated(button, Number(button.closest("article").dataset.doc) === this.located);
+      }
+      const first = this.located !== null && this.textRoot.querySelector(".hl");
+      if (first) first.scrollIntoView({ block: "nearest" });
+    }
+
+    drawText(only) {
+      const view = this.textRoot && this.textRoot.traceView;
+      if (!view) return;
+      this.selectedNode = null; // its node is drawn anew
+      renderText(this.textRoot, view.result, view.onSelect, only);
     }
 
     /** Filter to the documents of these spans (null: all); `node` is the clicked span. */
@@ -120,7 +166,16 @@ const TraceView = (() => {
           result.spans.length ? "No documents." : "No span of this text was found in the corpus."));
         return;
       }
-      for (const doc of docs) this.list.append(DocCards.card(result, doc, { focus }));
+      const onLocate = (doc) => this.locate(doc);
+      for (const [level, group] of groups(docs)) {
+        const section = el("section", { class: `doc-group group-${level}`, "aria-label": `${GROUPS[level]} relevance` },
+          el("h3", { class: "group-title" }, `${GROUPS[level]} relevance `,
+            el("span", { class: "muted" }, `(${group.length})`)));
+        for (const doc of group) {
+          section.append(DocCards.card(result, doc, { focus, onLocate, located: doc.doc === this.located }));
+        }
+        this.list.append(section);
+      }
     }
   }
 
