@@ -42,13 +42,13 @@
     return { node, body };
   }
 
-  function showTrace(target, trace) {
+  function showTrace(target, trace, quiet) {
     TraceView.renderText(target.body, trace, (spans, span) => {
       if (panel.result !== trace) panel.show(trace, target.body);
       panel.select(spans, span);
     });
     target.node.append(el("div", { class: "trace-info muted" }, TraceView.summary(trace)));
-    panel.show(trace, target.body);
+    if (!quiet) panel.show(trace, target.body);
   }
 
   function addNotes(target, turn) {
@@ -57,11 +57,16 @@
   }
 
   function restore() {
+    let last = null;
     for (const turn of turns) {
       const target = bubble(turn.role, turn.content);
-      if (turn.trace) showTrace(target, turn.trace);
+      if (turn.trace) {
+        showTrace(target, turn.trace, true);
+        last = [turn.trace, target.body];
+      }
       addNotes(target, turn);
     }
+    if (last) panel.show(...last); // the panel (and its other tabs) once, for the last answer
     list.scrollTop = list.scrollHeight;
   }
 
