@@ -192,7 +192,8 @@ class Settings(BaseSettings):
         ge=1,
         le=2,
         description="Default repetition penalty of chat answers (1: off): small models loop "
-        "without one. Sent to OpenAI-compatible servers as `repetition_penalty`.",
+        "without one. Sent to OpenAI-compatible servers as `repetition_penalty` and "
+        "`repeat_penalty` (llama.cpp).",
     )
     max_chat_messages: int = Field(
         default=50, ge=1, description="Most messages (the whole conversation) one chat accepts."
