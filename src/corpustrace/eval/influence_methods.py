@@ -101,7 +101,8 @@ class _SeedModel:
                 quiet=True,
             )
         )
-        self.trackstar = InfluenceIndex(store_dir, ctx.engine.index)
+        # The benchmark serves one index: its Index (engine.index may join several).
+        self.trackstar = InfluenceIndex(store_dir, ctx.engine.index.indexes[0])
         index = self.trackstar.index
         table = chunk_table(index, opts.context)
         self.chunk_docs = table[:, 2]
