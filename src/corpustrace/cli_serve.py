@@ -88,10 +88,12 @@ def make_settings(args: argparse.Namespace) -> Any:
     from corpustrace.server.settings import Settings
 
     values: dict[str, Any] = {k: getattr(args, k) for k in SERVE_OPTIONS if getattr(args, k)}
-    if args.index:
-        values["index"] = args.index[0]
-        if args.index[1:]:
-            values["extra_indexes"] = args.index[1:]
+    # One path (as the library's callers give) or the list `serve A B C` gives.
+    paths = [args.index] if isinstance(args.index, Path) else list(args.index or [])
+    if paths:
+        values["index"] = paths[0]
+        if paths[1:]:
+            values["extra_indexes"] = paths[1:]
     if getattr(args, "verify_index", False):
         values["verify_index"] = True
     try:
