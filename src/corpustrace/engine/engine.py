@@ -32,7 +32,14 @@ from corpustrace.engine.results import (
     ProbResult,
     Window,
 )
-from corpustrace.engine.search import Positions, query_batch, sa_range_one, sa_ranges
+from corpustrace.engine.search import (
+    Position,
+    Positions,
+    list_view,
+    query_batch,
+    sa_range_one,
+    sa_ranges,
+)
 from corpustrace.errors import IndexFormatError, QueryError
 from corpustrace.index.reader import Index, Shard
 from corpustrace.tokenizer import Tokenizer
@@ -52,14 +59,24 @@ class ShardArrays:
     positions: Positions
     n: int  # positions, separators included
     n_docs: int
+    position: Position  # one rank -> one position, for scalar searches
+    token_list: np.ndarray | memoryview  # tokens, sliced to lists by scalar searches
 
     @classmethod
     def of(cls, shard: Shard) -> ShardArrays:
         # A plain ndarray view of the memory map: same pages, without memmap's
-        # subclass overhead on every small gather. The SA view is made here, once,
+        # subclass overhead on every small gather. The SA reader is made here, once,
         # rather than lazily by whichever search thread comes first.
-        _ = shard.sa
-        return cls(np.asarray(shard.tokens), shard.positions, shard.n_tokens, shard.n_docs)
+        _ = shard.entries
+        tokens = np.asarray(shard.tokens)
+        return cls(
+            tokens,
+            shard.positions,
+            shard.n_tokens,
+            shard.n_docs,
+            shard.position,
+            list_view(tokens),
+        )
 
     @property
     def real(self) -> int:
@@ -179,7 +196,7 @@ class Engine:
         if len(seqs) == 1 and len(seqs[0]):
             query = self.query(seqs[0]).tolist()
             ranges = tuple(
-                self.map_shards(lambda s: sa_range_one(s.tokens, s.positions, s.n, query))
+                self.map_shards(lambda s: sa_range_one(s.token_list, s.position, s.n, query))
             )
             return [FindResult(count=sum(b - a for a, b in ranges), ranges=ranges)]
         flat, starts, lens = query_batch([self.query(s) for s in seqs])
