@@ -123,9 +123,8 @@ class Tokenizer:
             raise TokenizerError(f"{path}: not a readable tokenizer.json ({exc})") from exc
         size = int(hf.get_vocab_size(with_added_tokens=True))
         if size != self.vocab_size:
-            raise TokenizerError(
-                f"{path}: {size} tokens, but {path.parent / DESCRIPTION_FILE} says {self.vocab_size}"
-            )
+            described = path.parent / DESCRIPTION_FILE
+            raise TokenizerError(f"{path}: {size} tokens, but {described} says {self.vocab_size}")
         return hf
 
     # -- description and persistence -------------------------------------------------
