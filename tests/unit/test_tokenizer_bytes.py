@@ -125,3 +125,12 @@ def test_a_damaged_index_tokenizer_fails_on_first_use(tmp_path: Path, bpe_path: 
     (tmp_path / "corpustrace.json").unlink()  # no description: parsed at once
     with pytest.raises(TokenizerError, match=r"tokenizer\.json"):
         Tokenizer.from_index_dir(tmp_path)
+
+
+def test_saved_tokenizer_is_compact_and_the_same(tmp_path: Path, bpe_path: Path) -> None:
+    tok = load_tokenizer(bpe_path)
+    tok.save(tmp_path)
+    saved = (tmp_path / "tokenizer.json").read_text()
+    assert "\n" not in saved and len(saved) < len(tok.hf.to_str(pretty=True))
+    again = Tokenizer.from_index_dir(tmp_path)
+    assert again.hf.to_str() == tok.hf.to_str()
