@@ -25,8 +25,6 @@ from typing import Any
 
 from bench_build import DATA, ROOT, machine
 from bench_trace import (
-    GPT2_DELIMS,
-    MAX_FREQUENCY,
     RESPONSE_TOKENS,
     drop_caches,
     infini_gram_factory,
@@ -40,82 +38,14 @@ HERE = Path(__file__).resolve()
 # -- workers: one new process each ----------------------------------------------------------
 
 
-def status_kib() -> dict[str, int]:
-    out = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM"):
-            out[key] = int(value.split()[0])
-    return out
-
-
-def worker(spec: dict[str, Any]) -> dict[str, Any]:
-    """Import, open, first request, then `traces - 1` more; times in ms, memory in KiB."""
-    t0 = time.perf_counter()
-    res: dict[str, Any] = {}
-    if spec["system"] == "ours":
-        from corpustrace.engine import Engine
-        from corpustrace.trace import trace
-
-        t1 = time.perf_counter()
-        engine = Engine.open(spec["index"])
-        t2 = time.perf_counter()
-
-        def request(i: int) -> Any:
-            return trace(engine, spec["responses"][i % len(spec["responses"])])
-    else:
-        from infini_gram.engine import InfiniGramEngine
-
-        t1 = time.perf_counter()
-        ig = InfiniGramEngine(
-            index_dir=spec["index"],
-            eos_token_id=50256,
-            vocab_size=50257,
-            version=4,
-            token_dtype="u16",
-            bow_ids_path=spec["bow"],
-        )
-        t2 = time.perf_counter()
-
-        def request(i: int) -> Any:
-            ids = spec["ids"][i % len(spec["ids"])]
-            return ig.engine.attribute(
-                input_ids=ids,
-                delim_ids=GPT2_DELIMS,
-                min_len=1,
-                max_cnt=MAX_FREQUENCY,
-                enforce_bow=True,
-            )
-
-    first = spec["first"]
-    request(first)
-    t3 = time.perf_counter()
-    for i in range(1, spec["traces"]):
-        request(first + i)
-    res.update(
-        import_ms=(t1 - t0) * 1e3,
-        open_ms=(t2 - t1) * 1e3,
-        first_ms=(t3 - t2) * 1e3,
-        memory_kib=status_kib(),
-        traces=spec["traces"],
-    )
-    return res
-
-
 def run_worker(spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
     path = tmp / "spec.json"
     path.write_text(json.dumps(spec))
-    path_before = os.environ.get("PYTHONPATH")
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [path_before, str(HERE.parent)])),
-    }
     out = subprocess.run(
-        [sys.executable, str(HERE), "--worker", str(path)],
+        [sys.executable, str(HERE.parent / "bench_worker.py"), str(path)],
         check=True,
         capture_output=True,
         text=True,
-        env=env,
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -308,15 +238,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--no-cold", dest="cold", action="store_false", help="skip drop_caches")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json-out", type=Path, default=ROOT / "bench-output" / "compare.json")
-    p.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     return p.parse_args()
 
 
 def main() -> int:
     args = parse_args()
-    if args.worker:
-        print(json.dumps(worker(json.loads(args.worker.read_text()))))
-        return 0
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.json_out.parent
     from corpustrace.engine import Engine
