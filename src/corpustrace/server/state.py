@@ -17,6 +17,7 @@ from fastapi import Request
 from corpustrace import deadline as deadlines
 from corpustrace.deadline import Deadline
 from corpustrace.engine.engine import Engine
+from corpustrace.errors import IndexFormatError, TokenizerError
 from corpustrace.models.base import ChatBackend
 from corpustrace.server.errors import Timeout, Unavailable
 from corpustrace.server.schemas import TraceResponse
@@ -81,7 +82,13 @@ class AppState:
     def open(self) -> None:
         """Open the engine over `settings.index` (at start-up, not in the factory)."""
         if self._engine is None:
-            self._engine = Engine.open(self.settings.index)
+            engine = Engine.open(self.settings.index)
+            try:  # the library parses tokenizer.json on first use; a server before serving
+                _ = engine.tokenizer.hf
+            except TokenizerError as exc:
+                engine.close()
+                raise IndexFormatError(str(exc)) from exc
+            self._engine = engine
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) on the bounded pool; the time limit counts the wait for a thread too.
@@ -142,12 +149,11 @@ class AppState:
         return body
 
     def warm_up(self) -> None:
-        """Start-up work off the event loop: the tokenizer's byte table (first trace) and
-        local models, so the first chat does not wait for a model to load."""
+        """Start-up work off the event loop: local models, so the first chat does not wait
+        for a model to load (token bytes are computed per id as traces need them)."""
         threading.Thread(target=self._warm, name="corpustrace-warm-up", daemon=True).start()
 
     def _warm(self) -> None:
-        _ = self.engine.tokenizer.token_bytes
         for backend in self.backends.values():
             load = getattr(backend, "load", None)
             if callable(load):
