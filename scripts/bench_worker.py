@@ -37,6 +37,10 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         t1 = time.perf_counter()
         engine = Engine.open(spec["index"])
         t2 = time.perf_counter()
+        if spec.get("parse_tokenizer_first"):  # apart: what the first trace spends on it
+            _ = engine.tokenizer.hf
+            res["tokenizer_ms"] = (time.perf_counter() - t2) * 1e3
+            t2 = time.perf_counter()
 
         def request(i: int) -> Any:
             return trace(engine, spec["responses"][i % len(spec["responses"])])
