@@ -205,14 +205,26 @@ def _cancel(ref: Any) -> None:
         ray.cancel(ref)
 
 
-def connect(address: str) -> None:
-    """Join the Ray cluster at `address` as a driver (once per process)."""
+def connect(address: str, wait_s: float = 30.0) -> None:
+    """Join the Ray cluster at `address` as a driver (once per process; a head that is
+    still starting is waited for up to `wait_s`)."""
     if ray.is_initialized():
         return
-    try:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise ClusterError(f"cannot connect to the Ray cluster at {address}: {exc}") from exc
+    end = time.monotonic() + wait_s
+    while True:
+        try:
+            ray.init(
+                address=address,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+            )
+            return
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            if time.monotonic() > end:
+                raise ClusterError(
+                    f"cannot connect to the Ray cluster at {address}: {exc}"
+                ) from exc
+            time.sleep(1.0)
 
 
 def cluster_nodes() -> list[str]:
