@@ -18,9 +18,10 @@ from corpustrace.trace import TraceParams, trace
 
 DATA = Path(__file__).parent / "data"
 WORDS = (
-    "the mill river baker flour stone wheel water north old town bridge market "
-    "family weavers century grain cart road hill miller sells bread morning"
-).split()
+    "the mill river baker flour stone wheel water north old town bridge market family",
+    "weavers century grain cart road hill miller sells bread morning",
+)
+VOCABULARY = " ".join(WORDS).split()
 RESPONSES = [
     "The mill was built by a family of weavers. The baker sells bread in the morning.",
     "the old town bridge and the stone wheel of the mill turn with the river water",
@@ -35,11 +36,13 @@ def texts(seed: int = 5, n: int = 160) -> list[str]:
     tests/data/sample.txt."""
     rng = random.Random(seed)
     made = [
-        " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 18))).capitalize() + "."
+        " ".join(rng.choice(VOCABULARY) for _ in range(rng.randint(3, 18))).capitalize() + "."
         for _ in range(n)
     ]
     lines = (DATA / "sample.txt").read_text(encoding="utf-8").splitlines()
-    return [t for pair in zip(made, lines * 10, strict=False) for t in pair] + made[len(lines) * 10 :]
+    return [t for pair in zip(made, lines * 10, strict=False) for t in pair] + made[
+        len(lines) * 10 :
+    ]
 
 
 def build(path: Path, shard_tokens: int = 6000) -> Path:

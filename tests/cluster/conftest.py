@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("ray")
 
-from corpustrace.cluster.local import LocalCluster  # noqa: E402
+from corpustrace.cluster.local import LocalCluster
 
 
 @pytest.fixture(autouse=True)

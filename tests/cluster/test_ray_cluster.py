@@ -43,7 +43,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ray_index(cluster: LocalCluster, inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ray_index(
+    cluster: LocalCluster, inputs: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     out = tmp_path_factory.mktemp("ray-built") / "index"
     opts = BuildOptions([str(inputs)], out, tokenizer="bytes", shard_tokens=5000, quiet=True)
     result = build_on_ray(opts, cluster.address, partitions=3, task_cpus=0.5)

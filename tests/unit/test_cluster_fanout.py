@@ -54,8 +54,6 @@ def test_fanout_answers_like_the_local_engine(index: Path, local: Engine, layout
         other.close()
 
 
-
-
 def test_bad_input_and_missing_documents(index: Path, local: Engine) -> None:
     other = open_in_process(index, balanced_groups(Manifest.load(index), 2))
     try:
