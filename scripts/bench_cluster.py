@@ -64,17 +64,22 @@ def ensure_index(args: argparse.Namespace) -> Path:
     return args.index
 
 
-def walls(engine: Any, responses: list[str], repeats: int) -> tuple[list[float], list[float]]:
-    """Trace wall times (ms) and, for the Ray engine, the ms of each spent in Ray calls."""
-    caller = getattr(engine, "caller", None)
-    out, in_ray = [], []
+def interleaved(
+    local: Any, engine: Any, responses: list[str], repeats: int
+) -> tuple[list[float], list[float], list[float]]:
+    """Each response traced by the local engine, then by the Ray engine, in turn, so both
+    see the same machine load (this machine is shared). Returns local and Ray wall ms,
+    and the ms of each Ray trace spent in Ray calls."""
+    local_ms, ray_ms, in_ray = [], [], []
     for _ in range(repeats):
         for text in responses:
-            before = getattr(caller, "ray_seconds", 0.0)
+            wall, _ = ms(lambda text=text: trace(local, text))
+            local_ms.append(wall)
+            before = engine.caller.ray_seconds
             wall, _ = ms(lambda text=text: trace(engine, text))
-            out.append(wall)
-            in_ray.append((getattr(caller, "ray_seconds", 0.0) - before) * 1000.0)
-    return out, in_ray
+            ray_ms.append(wall)
+            in_ray.append((engine.caller.ray_seconds - before) * 1000.0)
+    return local_ms, ray_ms, in_ray
 
 
 def per_shard_search_ms(local: Engine, responses: list[str]) -> float:
@@ -106,18 +111,18 @@ def main() -> int:
     local = Engine.open(index)
     responses = make_responses(local, args.responses, args.length, seed=7)
     manifest = local.index.manifest
-    for text in responses[:3]:
-        trace(local, text)  # warm the page cache and the tokenizer
-    local_ms, _ = walls(local, responses, args.repeats)
     search_ms = per_shard_search_ms(local, responses)
     with LocalCluster(nodes=2, cpus=1, object_store_bytes=200 << 20) as cluster:
         started = time.monotonic()
         engine = RayEngine.open(index, cluster.address, replicas=1, actor_cpus=1.0)
         open_s = time.monotonic() - started
-        for text in responses[:3]:
+        for text in responses[:3]:  # warm the page cache, the tokenizer and the actors
+            trace(local, text)
             trace(engine, text)
-        ray_ms, in_ray = walls(engine, responses, args.repeats)
+        engine.caller.seconds_by_call.clear()
+        local_ms, ray_ms, in_ray = interleaved(local, engine, responses, args.repeats)
         rss = actor_rss()
+        by_call = {k: v * 1000.0 / len(ray_ms) for k, v in engine.caller.seconds_by_call.items()}
         engine.close()
     lo, ra = stats(local_ms), stats(ray_ms)
     result = {
@@ -140,6 +145,7 @@ def main() -> int:
         "span_search_per_shard_ms_p50": search_ms,
         "tokens_per_shard": manifest.total_tokens / len(manifest.shards),
         "actor_rss_bytes": rss,
+        "ray_ms_per_trace_by_call": by_call,
     }
     print(f"machine: {result['machine']}")
     print(
@@ -159,6 +165,10 @@ def main() -> int:
     print(
         f"  span search per shard p50 {search_ms:.1f} ms; actor RSS "
         f"{[round(r / 2**20) for r in rss]} MiB; RayEngine.open {open_s:.1f} s"
+    )
+    print(
+        "  ms per trace in each Ray call: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in sorted(by_call.items(), key=lambda kv: -kv[1]))
     )
     args.json.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.json}")

@@ -112,6 +112,13 @@ def compare(local: Engine, other: SearchEngine, seed: int = 0, count: int = 24) 
             local.search_documents(gram, offset, 4, 8),
             other.search_documents(gram, offset, 4, 8),
         )
+    finds = local.find_many(grams)
+    same(
+        local.occurrence_windows(grams, 4, seed, finds, 6),
+        other.occurrence_windows(grams, 4, seed, finds, 6),
+    )
+    docs = [o.doc for per in local.occurrences_many(grams, 3, seed, finds) for o in per]
+    same(local.doc_metas(docs), other.doc_metas(docs))
     same(local.ntd([], 5), other.ntd([], 5))
     clauses = [[grams[0], grams[1]], [grams[2]]]
     for cap in (1, 5, 50_000):

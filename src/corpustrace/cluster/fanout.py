@@ -11,12 +11,14 @@ costs one round trip; a group with no live replica fails the whole answer.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
+import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 
@@ -42,6 +44,39 @@ from corpustrace.errors import NotFound, QueryError
 from corpustrace.tokenizer import Tokenizer
 
 T = TypeVar("T", Occurrence, Window, DocumentView)
+
+
+FIND_CACHE_SIZE = 16_384  # find results kept (a few hundred bytes each)
+META_CACHE_SIZE = 4_096  # document metadata kept from step 3 for the merge step
+
+
+K = TypeVar("K", bytes, int)
+V = TypeVar("V")
+
+
+class LRU(Generic[K, V]):
+    """A bounded, thread-safe least-recently-used map (results of an immutable index)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Sequence[K]) -> list[V | None]:
+        with self._lock:
+            out = [self._items.get(k) for k in keys]
+            for k, hit in zip(keys, out, strict=True):
+                if hit is not None:
+                    self._items.move_to_end(k)
+            return out
+
+    def put_many(self, keys: Sequence[K], values: Sequence[V]) -> None:
+        with self._lock:
+            for k, v in zip(keys, values, strict=True):
+                self._items[k] = v
+                self._items.move_to_end(k)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 def remaining_seconds() -> float | None:
@@ -79,6 +114,8 @@ class FanoutEngine:
         self.total_tokens: int = head.total_tokens
         self.groups = [list(g) for g in groups]
         self.caller = caller
+        self._found: LRU[bytes, FindResult] = LRU(FIND_CACHE_SIZE)
+        self._metas: LRU[int, dict[str, Any]] = LRU(META_CACHE_SIZE)
         self.owner: dict[int, tuple[int, int]] = {}  # shard -> (group, local number)
         for g, numbers in enumerate(self.groups):
             for local, shard in enumerate(numbers):
@@ -134,28 +171,38 @@ class FanoutEngine:
         return self.find_many([ids])[0]
 
     def find_many(self, seqs: Sequence[Ids]) -> list[FindResult]:
+        """Rank ranges of many n-grams: one call per group for those not found lately.
+
+        The index never changes, so a find result stays true; the trace pipeline asks for
+        the counts of its candidate spans (step 1) and then the ranges of the kept ones
+        (step 3), and the second question is answered from the first round trip.
+        """
         checked = [self.query(s) for s in seqs]
-        per_group: list[list[FindResult]] = self._all("find_many", checked)
-        out = []
-        for j in range(len(checked)):
-            ranges: list[tuple[int, int]] = [(0, 0)] * len(self.owner)
-            for g, found in enumerate(per_group):
-                for local, pair in enumerate(found[j].ranges):
-                    ranges[self.groups[g][local]] = pair
-            out.append(FindResult(count=sum(b - a for a, b in ranges), ranges=tuple(ranges)))
-        return out
+        keys = [a.tobytes() for a in checked]
+        out = self._found.get_many(keys)
+        todo = [j for j, hit in enumerate(out) if hit is None]
+        if todo:
+            per_group: list[list[FindResult]] = self._all("find_many", [checked[j] for j in todo])
+            fresh = []
+            for i, j in enumerate(todo):
+                ranges: list[tuple[int, int]] = [(0, 0)] * len(self.owner)
+                for g, found in enumerate(per_group):
+                    for local, pair in enumerate(found[i].ranges):
+                        ranges[self.groups[g][local]] = pair
+                result = FindResult(count=sum(b - a for a, b in ranges), ranges=tuple(ranges))
+                out[j] = result
+                fresh.append(result)
+            self._found.put_many([keys[j] for j in todo], fresh)
+        return [r for r in out if r is not None]
 
     def count(self, ids: Ids) -> int:
         return self.find(ids).count
 
     def count_many(self, seqs: Sequence[Ids]) -> np.ndarray:
-        checked = [self.query(s) for s in seqs]
-        counts = np.zeros(len(checked), dtype=np.int64)
-        if not checked:
-            return counts
-        for part in self._all("count_many", checked):
-            counts += np.asarray(part, dtype=np.int64)
-        return counts
+        """Counts from `find_many` (the ranges are few bytes more, and kept for step 3)."""
+        if not seqs:
+            return np.zeros(0, dtype=np.int64)
+        return np.array([f.count for f in self.find_many(seqs)], dtype=np.int64)
 
     def longest_prefixes(self, ids: Ids) -> np.ndarray:
         array = self.query(ids)
@@ -253,12 +300,16 @@ class FanoutEngine:
         return self._resolve(picks, checked)
 
     def _resolve(
-        self, picks: list[list[tuple[int, np.ndarray]]], ids: Sequence[np.ndarray | None]
-    ) -> list[list[Occurrence]]:
+        self,
+        picks: list[list[tuple[int, np.ndarray]]],
+        ids: Sequence[np.ndarray],
+        radius: int | None = None,
+    ) -> list[list[Any]]:
         """Occurrences at the picked (global shard, ranks), in the order picked: one call
-        per owning group, whatever the number of queries."""
-        requests: dict[int, list[tuple[np.ndarray | None, list[tuple[int, np.ndarray]]]]] = (
-            defaultdict(list)
+        per owning group, whatever the number of queries. With `radius`, each comes as
+        (occurrence, window, metadata)."""
+        requests: dict[int, list[tuple[np.ndarray, list[tuple[int, np.ndarray]]]]] = defaultdict(
+            list
         )
         slots: dict[int, list[tuple[int, int]]] = defaultdict(list)  # group -> (query, pick)
         for q, groups in enumerate(picks):
@@ -267,14 +318,41 @@ class FanoutEngine:
                 requests[g].append((ids[q], [(local, ranks)]))
                 slots[g].append((q, p))
         order = sorted(requests)
-        answers = self.caller.call([Call(g, "occurrences_at", (requests[g],)) for g in order])
-        found: dict[tuple[int, int], list[Occurrence]] = {}
-        for g, answer in zip(order, answers, strict=True):
-            for slot, occs in zip(slots[g], answer, strict=True):
-                found[slot] = [self._global(g, o) for o in occs]
+        if radius is None:
+            calls = [Call(g, "occurrences_at", (requests[g],)) for g in order]
+        else:
+            calls = [Call(g, "occurrence_windows", (requests[g], radius)) for g in order]
+        found: dict[tuple[int, int], list[Any]] = {}
+        for g, answer in zip(order, self.caller.call(calls), strict=True):
+            for slot, items in zip(slots[g], answer, strict=True):
+                if radius is None:
+                    found[slot] = [self._global(g, o) for o in items]
+                else:
+                    found[slot] = [(self._global(g, o), self._global(g, w), m) for o, w, m in items]
         return [
-            [o for p in range(len(groups)) for o in found[(q, p)]] for q, groups in enumerate(picks)
+            [item for p in range(len(groups)) for item in found[(q, p)]]
+            for q, groups in enumerate(picks)
         ]
+
+    def occurrence_windows(
+        self, seqs: Sequence[Ids], limit: int, seed: int, finds: Sequence[FindResult], radius: int
+    ) -> list[list[tuple[Occurrence, Window]]]:
+        """One call per owning group for every occurrence, window and document metadata
+        of a trace's step 3 (the metadata is kept for `doc_metas`, the merge step's)."""
+        non_negative(limit=limit, radius=radius)
+        picks = []
+        for found in finds:
+            segments = [(s, lo, hi) for s, (lo, hi) in enumerate(found.ranges)]
+            picks.append(pick_ranks(segments, sample_indices(found.count, limit, seed)))
+        checked = [self.query(ids) for ids in seqs]
+        out = []
+        for per_span in self._resolve(picks, checked, radius):
+            pairs = []
+            for occ, win, meta in per_span:
+                self._metas.put_many([occ.doc], [meta])
+                pairs.append((occ, win))
+            out.append(pairs)
+        return out
 
     # -- windows and documents ----------------------------------------------------------
 
@@ -311,12 +389,16 @@ class FanoutEngine:
         return self.doc_metas([doc])[0]
 
     def doc_metas(self, docs: Sequence[int]) -> list[dict[str, Any]]:
+        """Metadata of documents (those just seen by `occurrence_windows` are kept)."""
+        out: list[dict[str, Any]] = [{}] * len(docs)
         by_group: dict[int, list[int]] = defaultdict(list)
-        for i, doc in enumerate(docs):
-            by_group[self.owner[self.head.locate(doc)[0]][0]].append(i)
+        for i, (doc, meta) in enumerate(zip(docs, self._metas.get_many(docs), strict=True)):
+            if meta is not None:
+                out[i] = copy.deepcopy(meta)  # a caller may change its copy
+            else:
+                by_group[self.owner[self.head.locate(doc)[0]][0]].append(i)
         order = sorted(by_group)
         calls = [Call(g, "doc_metas", ([docs[i] for i in by_group[g]],)) for g in order]
-        out: list[dict[str, Any]] = [{}] * len(docs)
         for g, answer in zip(order, self.caller.call(calls), strict=True):
             for i, meta in zip(by_group[g], answer, strict=True):
                 out[i] = meta

@@ -94,6 +94,7 @@ class GroupEngine:
             "ntd_counts": self.ntd_counts,
             "occurrences_at": self.occurrences_at,
             "windows": self.windows,
+            "occurrence_windows": self.occurrence_windows,
             "doc_metas": self.engine.doc_metas,
             "document": self.document,
             "docs_at": self.docs_at,
@@ -175,6 +176,20 @@ class GroupEngine:
             if ids is not None:
                 documents.check_matches(self.engine, occs, ids)
             out.append(occs)
+        return out
+
+    def occurrence_windows(
+        self, requests: Sequence[tuple[np.ndarray, RankGroups]], radius: int
+    ) -> list[list[tuple[Occurrence, Window, dict[str, Any]]]]:
+        """occurrences_at, each with its window and its document's metadata (which the
+        front end keeps for the merge step: one round trip for all of trace step 3)."""
+        out = []
+        for (ids, _), occs in zip(requests, self.occurrences_at(requests), strict=True):
+            wins = self.engine.windows(
+                [WindowRequest(o.shard, o.position, len(ids), radius, radius) for o in occs]
+            )
+            metas = self.engine.doc_metas([o.doc for o in occs])
+            out.append(list(zip(occs, wins, metas, strict=True)))
         return out
 
     def windows(self, requests: Sequence[WindowRequest]) -> list[Window]:

@@ -78,7 +78,8 @@ class RayCaller:
     address: str = ""
     _turn: Any = field(default_factory=itertools.count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    ray_seconds: float = 0.0  # time spent waiting on Ray (bench: share of a trace)
+    ray_seconds: float = 0.0  # time spent in call batches (bench: share of a trace)
+    seconds_by_call: dict[str, float] = field(default_factory=dict)
 
     def _candidates(self, group: int, tried: Sequence[Replica]) -> list[Replica]:
         now = time.monotonic()
@@ -112,7 +113,10 @@ class RayCaller:
                     missing[c.group] = str(exc)
                     results.append(None)
         finally:
-            self.ray_seconds += time.perf_counter() - began
+            spent = time.perf_counter() - began
+            self.ray_seconds += spent
+            name = calls[0].method if calls else ""
+            self.seconds_by_call[name] = self.seconds_by_call.get(name, 0.0) + spent
         if missing:
             names = [n for g in sorted(missing) for n in self.plan.groups[g].names]
             groups = ", ".join(str(g) for g in sorted(missing))

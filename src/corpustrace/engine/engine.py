@@ -242,6 +242,16 @@ class Engine:
             out.append(self.occurrences(ids, limit, seed, found))
         return out
 
+    def occurrence_windows(
+        self, seqs: Sequence[Ids], limit: int, seed: int, finds: Sequence[FindResult], radius: int
+    ) -> list[list[tuple[Occurrence, Window]]]:
+        """Sampled occurrences of many n-grams, each with the window around it."""
+        out = []
+        for ids, occs in zip(seqs, self.occurrences_many(seqs, limit, seed, finds), strict=True):
+            requests = [WindowRequest(o.shard, o.position, len(ids), radius, radius) for o in occs]
+            out.append(list(zip(occs, self.windows(requests), strict=True)))
+        return out
+
     def window(self, shard: int, position: int, length: int, before: int, after: int) -> Window:
         return documents.window(self, shard, position, length, before, after)
 

@@ -2,7 +2,7 @@
 
 Liu et al., 2025, "OLMoTrace: Tracing Language Model Outputs Back to Trillions of
 Training Tokens", step 3. Each kept span gets up to
-`max_documents_per_span` occurrences; when it has more, `SearchEngine.occurrences_many` samples
+`max_documents_per_span` occurrences; when it has more, `SearchEngine.occurrence_windows` samples
 suffix-array ranks with the seed first, so a frequent span never has all its
 occurrences resolved or decoded. Each occurrence brings one token window wide enough
 for both the long context (`context_tokens` each side) and the snippet
@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from corpustrace import deadline
-from corpustrace.engine.protocol import WindowRequest
 from corpustrace.tokenizer import Tokenizer
 from corpustrace.trace.params import TraceParams
 from corpustrace.trace.result import Snippet
@@ -47,8 +46,8 @@ def window_radius(params: TraceParams) -> int:
 def sample_hits(engine: SearchEngine, span_ids: list[np.ndarray], params: TraceParams) -> list[Hit]:
     """Up to `max_documents_per_span` occurrences per span, sampled before any decoding.
 
-    Three batch calls (finds, occurrences, windows), so an engine whose shards are
-    remote makes a few round trips per trace rather than a few per span.
+    Two batch calls (finds, then occurrences with their windows), so an engine whose
+    shards are remote makes a few round trips per trace rather than a few per span.
     """
     hits: list[Hit] = []
     if params.max_documents_per_span == 0 or not span_ids:
@@ -57,18 +56,10 @@ def sample_hits(engine: SearchEngine, span_ids: list[np.ndarray], params: TraceP
     finds = engine.find_many(span_ids)
     deadline.check()
     limit = params.max_documents_per_span
-    per_span = engine.occurrences_many(span_ids, limit, params.seed, finds)
-    deadline.check()
-    requests = [
-        WindowRequest(o.shard, o.position, len(ids), radius, radius)
-        for ids, occurrences in zip(span_ids, per_span, strict=True)
-        for o in occurrences
-    ]
-    windows = iter(engine.windows(requests))
-    for index, occurrences in enumerate(per_span):
+    per_span = engine.occurrence_windows(span_ids, limit, params.seed, finds, radius)
+    for index, pairs in enumerate(per_span):
         span_hits = [
-            Hit(index, int(o.doc), int(o.shard), int(o.position), next(windows))
-            for o in occurrences
+            Hit(index, int(o.doc), int(o.shard), int(o.position), window) for o, window in pairs
         ]
         hits.extend(sorted(span_hits, key=lambda h: (h.shard, h.position)))
     return hits
