@@ -115,8 +115,9 @@ class RayCaller:
         finally:
             spent = time.perf_counter() - began
             self.ray_seconds += spent
-            name = calls[0].method if calls else ""
-            self.seconds_by_call[name] = self.seconds_by_call.get(name, 0.0) + spent
+            if calls:
+                name = calls[0].method
+                self.seconds_by_call[name] = self.seconds_by_call.get(name, 0.0) + spent
         if missing:
             names = [n for g in sorted(missing) for n in self.plan.groups[g].names]
             groups = ", ".join(str(g) for g in sorted(missing))
