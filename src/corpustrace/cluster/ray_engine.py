@@ -76,15 +76,18 @@ class RayCaller:
     call_timeout_s: float
     retry_after_s: float = 30.0
     address: str = ""
-    _turn: Any = field(default_factory=itertools.count)
+    _turns: list[Any] = field(default_factory=list)  # one counter per group
     _lock: threading.Lock = field(default_factory=threading.Lock)
     ray_seconds: float = 0.0  # time spent in call batches (bench: share of a trace)
     seconds_by_call: dict[str, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._turns = [itertools.count() for _ in self.replicas]
+
     def _candidates(self, group: int, tried: Sequence[Replica]) -> list[Replica]:
         now = time.monotonic()
         options = [r for r in self.replicas[group] if r not in tried]
-        start = next(self._turn) % max(1, len(options))  # spread load over replicas
+        start = next(self._turns[group]) % max(1, len(options))  # each replica in turn
         options = options[start:] + options[:start]
         up = [r for r in options if r.down_since is None]
         return up + [r for r in options if r not in up and r.usable(now, self.retry_after_s)]
