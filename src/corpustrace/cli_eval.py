@@ -21,6 +21,16 @@ def add_eval_command(sub: SubParsers) -> None:
     p.add_argument("--seeds", type=int, default=5, help="fact-tracing sets")
     p.add_argument("--per-frequency", type=int, default=6, help="facts per frequency")
     p.add_argument("--fillers", type=int, default=300, help="filler documents per fact set")
+    p.add_argument(
+        "--influence",
+        action="store_true",
+        help="add gradient dot, gradient cosine and TrackStar to fact tracing (needs torch; "
+        "trains a small model per seed)",
+    )
+    p.add_argument(
+        "--influence-epochs", type=float, default=8.0, help="training epochs of each model"
+    )
+    p.add_argument("--influence-dim", type=int, default=1024, help="projected gradient dimension")
     p.add_argument("--out", "-o", type=Path, help="write the results as JSON")
     p.add_argument("--markdown", type=Path, help="write the tables as Markdown")
     p.add_argument("--workdir", type=Path, help="where the indexes go (default: a temp dir)")
@@ -37,6 +47,19 @@ def run_eval(args: argparse.Namespace) -> int:
             raise QueryError(f"--{name.replace('_', '-')} must be at least 1")
     if args.corpus is not None and not args.corpus.is_file():
         raise QueryError(f"{args.corpus}: no such corpus file")
+    if args.influence:
+        from corpustrace.eval.influence_methods import (
+            InfluenceEvalOptions,
+            register_influence_methods,
+        )
+
+        if not 0 < args.influence_epochs <= 100:
+            raise QueryError("--influence-epochs must be in (0, 100]")
+        if not 16 <= args.influence_dim <= 65_536:
+            raise QueryError("--influence-dim must be in [16, 65536]")
+        register_influence_methods(
+            InfluenceEvalOptions(epochs=args.influence_epochs, dim=args.influence_dim)
+        )
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         options = QualityOptions(
             workdir=Path(tmp),

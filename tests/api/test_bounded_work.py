@@ -106,7 +106,12 @@ def test_close_waits_for_the_work_in_flight(repeated_index_dir: Path) -> None:
             target=lambda: results.append(client.post("/api/trace", json=body))
         )
         worker.start()
-        time.sleep(0.5)  # the trace is on the pool now (it computes for over a second)
+        # The job is on the pool once the trace is in flight (run() submits it at once);
+        # a fixed sleep raced a slow CI machine, where close() came first and gave a 503.
+        waited_until = time.monotonic() + 20
+        while not state._inflight and time.monotonic() < waited_until:
+            time.sleep(0.01)
+        assert state._inflight, "the trace never reached the pool"
         state.close()
         still_running = [t.name for t in threading.enumerate() if "corpustrace-work" in t.name]
         assert still_running == [], "close() returned while a job was still running"

@@ -92,3 +92,12 @@ METHODS: dict[str, MethodFactory] = {
 def register_method(name: str, factory: MethodFactory) -> None:
     """Add an attribution method to the fact-tracing benchmark (e.g. from influence/)."""
     METHODS[name] = factory
+
+
+TailPatch = Callable[[FactQuery, list[int]], float]
+TAIL_PATCH: list[Callable[[MethodContext], TailPatch]] = []  # set with the influence methods
+
+
+def register_tail_patch(factory: Callable[[MethodContext], TailPatch]) -> None:
+    """Score every method's proponents by tail-patch too (needs a model per set)."""
+    TAIL_PATCH[:] = [factory]

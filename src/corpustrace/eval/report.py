@@ -102,6 +102,15 @@ def markdown(results: dict[str, Any], command: str) -> str:
         ("precision_at_10", "precision@10"),
     ):
         parts += [f"{title} by fact frequency:", "", facts_table(f, metric), ""]
+    first = next(iter(f["methods"].values()))
+    if "tail_patch" in first["all"]:
+        parts += [
+            "Tail-patch: change in log p(answer) after one AdamW step on the method's top 10 "
+            "documents (higher is better; `random` is the baseline):",
+            "",
+            facts_table(f, "tail_patch"),
+            "",
+        ]
     parts += [
         "### Lexical index on the provenance corpus",
         "",

@@ -13,7 +13,7 @@ from typing import Any
 import corpustrace
 from corpustrace.eval.corpus import Doc, build_eval_index, generated_corpus, read_jsonl_corpus
 from corpustrace.eval.facts import FREQUENCIES, fact_set
-from corpustrace.eval.methods import METHODS, FactQuery, MethodContext
+from corpustrace.eval.methods import METHODS, TAIL_PATCH, FactQuery, MethodContext, TailPatch
 from corpustrace.eval.metrics import mean, mean_ci, precision_at, recall_at, reciprocal_rank
 from corpustrace.eval.provenance import provenance_set
 from corpustrace.eval.provenance_eval import evaluate_provenance
@@ -60,20 +60,22 @@ def run_provenance(options: QualityOptions, say: Say) -> dict[str, Any]:
 
 
 def score_facts(
-    ctx: MethodContext, facts: Sequence[Any], name: str
+    ctx: MethodContext, facts: Sequence[Any], name: str, tail_patch: TailPatch | None = None
 ) -> dict[int, list[dict[str, float]]]:
     ranker = METHODS[name](ctx)
     buckets: dict[int, list[dict[str, float]]] = {f: [] for f in FREQUENCIES}
     for fact in facts:
-        ranked = ranker(FactQuery(fact.prompt, fact.obj, fact.response))
+        query = FactQuery(fact.prompt, fact.obj, fact.response)
+        ranked = ranker(query)
         relevant = set(fact.docs)
-        buckets[fact.frequency].append(
-            {
-                "mrr": reciprocal_rank(ranked, relevant),
-                "recall_at_10": recall_at(ranked, relevant, 10),
-                "precision_at_10": precision_at(ranked, relevant, 10),
-            }
-        )
+        row = {
+            "mrr": reciprocal_rank(ranked, relevant),
+            "recall_at_10": recall_at(ranked, relevant, 10),
+            "precision_at_10": precision_at(ranked, relevant, 10),
+        }
+        if tail_patch is not None:
+            row["tail_patch"] = tail_patch(query, ranked)
+        buckets[fact.frequency].append(row)
     return buckets
 
 
@@ -91,8 +93,9 @@ def run_facts(options: QualityOptions, say: Say) -> dict[str, Any]:
         index = build_eval_index(fs.docs, options.workdir / f"facts-{seed}")
         with Engine.open(index) as engine:
             ctx = MethodContext(index, fs.docs, engine, LexicalIndex.open(index), seed)
+            patch = TAIL_PATCH[0](ctx) if TAIL_PATCH else None
             for name in METHODS:
-                buckets = score_facts(ctx, fs.facts, name)
+                buckets = score_facts(ctx, fs.facts, name, patch)
                 per_seed[name].append(bucket_means(buckets))
     methods = {name: over_seeds(rows) for name, rows in per_seed.items()}
     return {
