@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 import clustertools
+from corpustrace.cluster.calls import Call
 from corpustrace.cluster.errors import ShardsUnavailable
-from corpustrace.cluster.fanout import Call, FanoutEngine
+from corpustrace.cluster.fanout import FanoutEngine
 from corpustrace.cluster.head import IndexHead
 from corpustrace.cluster.inprocess import InProcessCaller, open_in_process
 from corpustrace.cluster.plan import balanced_groups

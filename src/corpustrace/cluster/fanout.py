@@ -14,15 +14,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import threading
-import time
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from corpustrace import deadline
+from corpustrace.cluster.calls import LRU, Call, Caller
 from corpustrace.cluster.head import IndexHead
 from corpustrace.engine import ngram
 from corpustrace.engine.documents import non_negative, pick_ranks, sample_indices
@@ -48,61 +47,6 @@ T = TypeVar("T", Occurrence, Window, DocumentView)
 
 FIND_CACHE_SIZE = 16_384  # find results kept (a few hundred bytes each)
 META_CACHE_SIZE = 4_096  # document metadata kept from step 3 for the merge step
-
-
-K = TypeVar("K", bytes, int)
-V = TypeVar("V")
-
-
-class LRU(Generic[K, V]):
-    """A bounded, thread-safe least-recently-used map (results of an immutable index)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_many(self, keys: Sequence[K]) -> list[V | None]:
-        with self._lock:
-            out = [self._items.get(k) for k in keys]
-            for k, hit in zip(keys, out, strict=True):
-                if hit is not None:
-                    self._items.move_to_end(k)
-            return out
-
-    def put_many(self, keys: Sequence[K], values: Sequence[V]) -> None:
-        with self._lock:
-            for k, v in zip(keys, values, strict=True):
-                self._items[k] = v
-                self._items.move_to_end(k)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-
-def remaining_seconds() -> float | None:
-    """What is left of the current deadline (None: no limit); DeadlineExceeded if none."""
-    current = deadline.current()
-    if current is None:
-        return None
-    current.check()
-    return None if current.expires is None else max(0.0, current.expires - time.monotonic())
-
-
-class Call(NamedTuple):
-    group: int
-    method: str
-    args: tuple[Any, ...]
-
-
-class Caller(Protocol):
-    """Runs a batch of group calls together; raises ShardsUnavailable for a group that
-    has no live replica left."""
-
-    def call(self, calls: Sequence[Call]) -> list[Any]: ...
-
-    def status(self) -> dict[str, Any]: ...
-
-    def close(self) -> None: ...
 
 
 class FanoutEngine:

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from corpustrace.cluster.fanout import Call, FanoutEngine, remaining_seconds
+from corpustrace.cluster.calls import Call, remaining_seconds
+from corpustrace.cluster.fanout import FanoutEngine
 from corpustrace.cluster.group import GroupEngine
 from corpustrace.cluster.head import IndexHead
 

@@ -26,8 +26,9 @@ from typing import Any
 import ray
 import ray.exceptions as rex
 
+from corpustrace.cluster.calls import Call, remaining_seconds
 from corpustrace.cluster.errors import ClusterError, ShardsUnavailable
-from corpustrace.cluster.fanout import Call, FanoutEngine, remaining_seconds
+from corpustrace.cluster.fanout import FanoutEngine
 from corpustrace.cluster.head import IndexHead
 from corpustrace.cluster.holder import RemoteHolder
 from corpustrace.cluster.plan import (
