@@ -32,6 +32,9 @@ MILL_REPLY = (
     "Today a baker grinds flour there."
 )
 RIVER_REPLY = "The river begins as a thin line of melt water high in the mountains, they say."
+# A long answer (a question with "slowly" in it), streamed a word every SLOW_DELAY seconds.
+SLOW_REPLY = "\n".join(f"Line {i}: the mill by the river grinds flour." for i in range(80))
+SLOW_DELAY = 0.03
 
 
 def corpus() -> list[tuple[str, dict[str, Any]]]:
@@ -96,6 +99,8 @@ def live_server(app: Any, timeout: float = 20.0, **options: Any) -> Iterator[str
 
 def fake_reply(messages: list[dict[str, str]]) -> str:
     last = messages[-1]["content"].lower() if messages else ""
+    if "slowly" in last:
+        return SLOW_REPLY
     if "mill" in last:
         return MILL_REPLY
     if "markup" in last:
@@ -105,10 +110,14 @@ def fake_reply(messages: list[dict[str, str]]) -> str:
 
 def fake_openai_app(delay: float = 0.005) -> FastAPI:
     """An OpenAI-compatible chat server: streams `chat.completion.chunk` events word by
-    word, then `data: [DONE]`. A message containing "fail" gets an HTTP 500 error;
-    the requests it received are kept in `app.state.requests`."""
+    word (a word is a token: at most `max_tokens` of them, then `finish_reason` "length"),
+    then `data: [DONE]`. A message containing "fail" gets an HTTP 500 error, one with
+    "slowly" a long answer streamed slowly. The requests it received are kept in
+    `app.state.requests`; for each stream, `app.state.streams` gets {"sent": chunks sent,
+    "complete": whether it reached the end} when it ends (cancelled or not)."""
     app = FastAPI()
     app.state.requests = []
+    app.state.streams = []
 
     @app.post("/v1/chat/completions", response_model=None)
     async def completions(request: Request) -> Response:
@@ -118,20 +127,34 @@ def fake_openai_app(delay: float = 0.005) -> FastAPI:
         if messages and "fail" in messages[-1]["content"].lower():
             return JSONResponse({"error": {"message": "the fake model broke"}}, status_code=500)
         reply = fake_reply(messages)
+        pause = SLOW_DELAY if reply == SLOW_REPLY else delay
+        words = reply.split(" ")
+        limit = int(body.get("max_tokens") or len(words))
+        reason = "length" if limit < len(words) else "stop"
+        words = words[:limit]
 
         async def chunks() -> AsyncIterator[str]:
-            words = reply.split(" ")
-            for i, word in enumerate(words):
-                piece = word if i == len(words) - 1 else word + " "
-                chunk = {
-                    "id": "chatcmpl-fake",
-                    "object": "chat.completion.chunk",
-                    "model": body.get("model"),
-                    "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
-                }
-                yield f"data: {json.dumps(chunk)}\n\n"
-                await asyncio.sleep(delay)
-            yield "data: [DONE]\n\n"
+            record = {"sent": 0, "complete": False}
+            try:
+                for i, word in enumerate(words):
+                    last = i == len(words) - 1
+                    piece = word if last else word + " "
+                    choice = {"index": 0, "delta": {"content": piece}, "finish_reason": None}
+                    if last:
+                        choice["finish_reason"] = reason
+                    chunk = {
+                        "id": "chatcmpl-fake",
+                        "object": "chat.completion.chunk",
+                        "model": body.get("model"),
+                        "choices": [choice],
+                    }
+                    yield f"data: {json.dumps(chunk)}\n\n"
+                    record["sent"] += 1
+                    await asyncio.sleep(pause)
+                yield "data: [DONE]\n\n"
+                record["complete"] = True
+            finally:
+                app.state.streams.append(record)
 
         return StreamingResponse(chunks(), media_type="text/event-stream")
 
@@ -142,13 +165,14 @@ def fake_openai_app(delay: float = 0.005) -> FastAPI:
 class FakeOpenAI:
     url: str  # base URL, ending in /v1
     requests: list[dict[str, Any]]  # bodies received, oldest first
+    streams: list[dict[str, Any]]  # how each stream ended (see fake_openai_app)
 
 
 @contextmanager
 def fake_openai_server() -> Iterator[FakeOpenAI]:
     app = fake_openai_app()
     with live_server(app) as url:
-        yield FakeOpenAI(url + "/v1", app.state.requests)
+        yield FakeOpenAI(url + "/v1", app.state.requests, app.state.streams)
 
 
 def parse_sse(text: str) -> list[tuple[str, Any]]:
@@ -164,6 +188,15 @@ def parse_sse(text: str) -> list[tuple[str, Any]]:
         if data:
             events.append((name, json.loads("\n".join(data))))
     return events
+
+
+def open_tab(page: Any, link: Any) -> Any:
+    """Click `link` (which opens a new tab, as document links do) and return that tab."""
+    with page.context.expect_page() as opened:
+        link.click()
+    tab = opened.value
+    tab.wait_for_load_state()
+    return tab
 
 
 def screenshot(page: Any, name: str) -> None:

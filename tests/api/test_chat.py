@@ -40,8 +40,11 @@ def test_chat_streams_then_traces(
     status, events = chat(client, messages=user("Tell me about the mill"), max_tokens=64)
     assert status == 200
     names = [name for name, _ in events]
-    assert names[-2:] == ["trace", "done"]
-    assert set(names[:-2]) == {"delta"} and len(names) > 5  # streamed word by word
+    assert names[0] == "status" and events[0][1] == {"state": "waiting"}
+    assert names[-4:] == ["finish", "status", "trace", "done"]
+    assert events[-4][1] == {"reason": "stop", "max_tokens": 64}
+    assert events[-3][1] == {"state": "tracing"}
+    assert set(names[1:-4]) == {"delta"} and len(names) > 8  # streamed word by word
     answer = "".join(data["text"] for name, data in events if name == "delta")
     assert answer == servertools.MILL_REPLY
     traced = events[-2][1]
@@ -64,7 +67,8 @@ def test_chat_sends_conversation_and_options(make_client: ClientFactory, fake_op
         client, messages=conversation, max_tokens=5000, temperature=0.1, trace=False
     )
     assert status == 200
-    assert [n for n, _ in events if n != "delta"] == ["done"]  # trace=False: no trace event
+    # trace=False: no trace event
+    assert [n for n, _ in events if n != "delta"] == ["status", "finish", "done"]
     sent = fake_openai.requests[-1]
     assert sent["model"] == "m" and sent["stream"] is True
     assert sent["max_tokens"] == 100  # capped by the setting
@@ -76,9 +80,9 @@ def test_model_error_is_an_event(make_client: ClientFactory, fake_openai: Fake) 
     client = make_client(openai_base_url=fake_openai.url, openai_model="m")
     status, events = chat(client, messages=user("please fail"))
     assert status == 200
-    assert [n for n, _ in events] == ["error", "done"]
-    assert events[0][1]["code"] == "model_error"
-    assert "the fake model broke" in events[0][1]["message"]
+    assert [n for n, _ in events] == ["status", "error", "done"]
+    assert events[1][1]["code"] == "model_error"
+    assert "the fake model broke" in events[1][1]["message"]
 
 
 def test_unreachable_model_is_an_event(make_client: ClientFactory) -> None:
@@ -90,8 +94,8 @@ def test_unreachable_model_is_an_event(make_client: ClientFactory) -> None:
     finally:
         sock.close()
     assert status == 200
-    assert [n for n, _ in events] == ["error", "done"]
-    assert events[0][1]["code"] == "model_error"
+    assert [n for n, _ in events] == ["status", "error", "done"]
+    assert events[1][1]["code"] == "model_error"
 
 
 def test_no_model_configured(client: TestClient) -> None:

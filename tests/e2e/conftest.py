@@ -107,18 +107,22 @@ def problems() -> PageProblems:
 @pytest.fixture
 def page(browser: Any, problems: PageProblems) -> Iterator[Any]:
     """A fresh page (laptop-sized); console errors, uncaught errors and dialogs (an
-    alert() from injected markup) are collected and must stay empty."""
+    alert() from injected markup) of it and of the tabs it opens are collected and must
+    stay empty. Links to documents open a new tab: see `servertools.open_tab`."""
     context = browser.new_context(viewport={"width": 1366, "height": 860})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.on("console", lambda m: m.type == "error" and problems.console_errors.append(m.text))
-    page.on("pageerror", lambda e: problems.page_errors.append(str(e)))
 
     def on_dialog(dialog: Any) -> None:
         problems.dialogs.append(dialog.message)
         dialog.dismiss()
 
-    page.on("dialog", on_dialog)
+    def watch(page: Any) -> None:  # every page of the context: a tab opened by a link too
+        page.set_default_timeout(15_000)
+        page.on("console", lambda m: m.type == "error" and problems.console_errors.append(m.text))
+        page.on("pageerror", lambda e: problems.page_errors.append(str(e)))
+        page.on("dialog", on_dialog)
+
+    context.on("page", watch)
+    page = context.new_page()
     yield page
     context.close()
     assert problems.console_errors == [], problems.console_errors

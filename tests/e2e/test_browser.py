@@ -104,8 +104,10 @@ def test_open_document_marks_every_match(page: Any, plain_server: str) -> None:
     trace_text(page, plain_server, servertools.MILL_REPLY, density="1")
     link = page.locator("#doc-panel article.doc a.open-doc").first
     marks_wanted = parse_qs(urlsplit(link.get_attribute("href")).query)["mark"]
-    link.click()
-    page.wait_for_url(re.compile(r"/documents/\d+"))
+    trace_page = page
+    page = servertools.open_tab(page, link)  # a new tab: the trace stays where it was
+    assert re.search(r"/documents/\d+", page.url)
+    assert trace_page.url.endswith("/trace") and trace_page.locator("#trace-output .hl").count()
     page.wait_for_selector("#doc-text mark")
     found = page.locator("#doc-text mark").all_inner_texts()
     assert found and all(any(m in w or w in m for w in marks_wanted) for m in found)
@@ -123,7 +125,7 @@ def test_markup_document_is_shown_as_text(page: Any, plain_server: str) -> None:
     assert page.evaluate("window.__pwned") is None
     screenshot(page, "trace-markup")
 
-    card.locator("a.open-doc").click()
+    page = servertools.open_tab(page, card.locator("a.open-doc"))
     page.wait_for_selector("#doc-text mark")
     assert servertools.SCRIPT_DOC in page.locator("#doc-text").inner_text()
     assert page.locator("#doc-text script, #doc-text b").count() == 0

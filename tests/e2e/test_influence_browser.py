@@ -70,8 +70,8 @@ def test_trace_page_shows_proponents_opponents_and_links(page: Any, influence_se
     assert page.locator("#doc-panel article.doc").first.is_visible()
     page.get_by_role("tab", name="Influence").click()
     chunk = cards.first.locator("mark").inner_text().strip()
-    cards.first.locator("a.open-doc").click()
-    page.wait_for_url(re.compile(r"/documents/\d+\?mark="))
+    page = servertools.open_tab(page, cards.first.locator("a.open-doc"))
+    assert re.search(r"/documents/\d+\?mark=", page.url)
     page.wait_for_selector("#doc-text mark")
     marked = " ".join(page.locator("#doc-text mark").all_inner_texts())
     assert chunk.split()[0] in marked

@@ -70,7 +70,7 @@ def test_trace_page_lexical_tab(page: Any, lexical_server: str, lexical_index: P
     assert page.locator("#pane-verbatim article.doc").first.is_visible()
     # Opening a lexical hit shows the document with its matched words marked.
     open_lexical_tab(page)
-    cards.first.locator("a.open-doc").click()
+    page = servertools.open_tab(page, cards.first.locator("a.open-doc"))
     page.wait_for_selector("#document mark")
     assert "weavers" in {m.lower() for m in page.locator("#document mark").all_inner_texts()}
 

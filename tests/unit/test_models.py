@@ -28,6 +28,7 @@ from corpustrace.models import (
     backends_from_settings,
     require_local_stack,
 )
+from corpustrace.models.base import Sampling
 from corpustrace.models.local import _generate, encode_chat
 from corpustrace.models.openai_compat import chunk_delta, error_message, sse_data
 
@@ -277,40 +278,6 @@ def test_local_missing_model_is_model_error(tmp_path: Path) -> None:
         collect(LocalBackend(tmp_path).stream(MESSAGES, max_tokens=3, temperature=0))
 
 
-TEMPLATE = (
-    "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-    "{% if add_generation_prompt %}assistant:{% endif %}"
-)
-
-
-@pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory: pytest.TempPathFactory, bpe_path: Path) -> Path:
-    """A 2-layer llama with random weights and the fixture BPE, saved like any HF model."""
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    tokenizer = transformers.PreTrainedTokenizerFast(
-        tokenizer_file=str(bpe_path), eos_token="<|endoftext|>", pad_token="<|endoftext|>"
-    )
-    tokenizer.chat_template = TEMPLATE
-    config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    model = transformers.LlamaForCausalLM(config)
-    path = tmp_path_factory.mktemp("tiny-llama")
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
 def test_local_streams_from_a_tiny_model(tiny_llama: Path) -> None:
     backend = LocalBackend(tiny_llama, threads=1)
     assert isinstance(backend, ChatBackend)
@@ -342,10 +309,10 @@ def test_local_generation_stops_when_asked(tiny_llama: Path) -> None:
 
     model.generate = measured_generate
     try:
-        _generate(model, tokenizer, MESSAGES, 60, 0.0, lambda item: None, threading.Event())
+        _generate(model, tokenizer, MESSAGES, Sampling(60), lambda item: None, threading.Event())
         stop = threading.Event()
         # as when the caller stops reading after the first piece of text
-        _generate(model, tokenizer, MESSAGES, 60, 0.0, lambda item: stop.set(), stop)
+        _generate(model, tokenizer, MESSAGES, Sampling(60), lambda item: stop.set(), stop)
     finally:
         del model.generate
     full, stopped = generated

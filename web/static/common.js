@@ -119,9 +119,12 @@ const CT = (() => {
     return response.json();
   }
 
-  /** POST and read a text/event-stream answer, calling onEvent(name, data) per event. */
-  async function stream(path, body, onEvent) {
-    const response = await fetch(path, { method: "POST", headers: headers(true), body: JSON.stringify(body) });
+  /** POST and read a text/event-stream answer, calling onEvent(name, data) per event.
+   * Aborting `signal` (an AbortController's) closes the connection: the server stops. */
+  async function stream(path, body, onEvent, signal) {
+    const response = await fetch(path, {
+      method: "POST", headers: headers(true), body: JSON.stringify(body), signal,
+    });
     if (!response.ok) throw await failure(response);
     const reader = response.body.getReader();
     const decoder = new TextDecoder();

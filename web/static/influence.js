@@ -55,7 +55,7 @@
       el("p", { class: "small-text muted" },
         `document #${ex.doc} (shard ${ex.shard}), tokens ${ex.token_start}\u2013${ex.token_end}`),
       context,
-      el("div", { class: "actions" }, el("a", { href: documentUrl(ex), class: "open-doc" }, "Open document")));
+      el("div", { class: "actions" }, el("a", { href: documentUrl(ex), class: "open-doc", target: "_blank", rel: "noopener" }, "Open document")));
   }
 
   function render(result) {

@@ -42,13 +42,13 @@
         verbatim.has(hit.doc)
           ? el("span", { class: "badge badge-high", title: "also among the verbatim documents" }, "verbatim")
           : null,
-        el("h3", {}, TraceView.docTitle(hit)),
+        el("h3", {}, DocCards.docTitle(hit)),
         el("span", { class: "relevance", title: "BM25 over the whole corpus" },
           `BM25 ${hit.score.toFixed(2)}`)),
       el("p", { class: "matched muted" }, `shares ${plural(hit.matched.length, "word")}: ${hit.matched.join(", ")}`),
       el("p", { class: "snippet" }, "\u2026", marked(hit.snippet, ranges, () => el("mark")), "\u2026"),
       el("div", { class: "actions" },
-        el("a", { href: docUrl(hit), class: "open-doc" }, "Open document")));
+        el("a", { href: docUrl(hit), class: "open-doc", target: "_blank", rel: "noopener" }, "Open document")));
   }
 
   function render(page, result) {
@@ -64,9 +64,10 @@
 
   panel.addEventListener("trace-shown", async (event) => {
     const result = event.detail;
-    const query = `${result.prompt || ""} ${result.text || ""}`.trim();
     const mine = ++latest;
     title.textContent = "Lexical matches";
+    if (!result) return message("Trace a text to see the documents that share its words.");
+    const query = `${result.prompt || ""} ${result.text || ""}`.trim();
     if (!query) return message("Nothing to search for.");
     message("Searching the whole corpus\u2026");
     try {

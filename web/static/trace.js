@@ -28,6 +28,19 @@
     return body;
   }
 
+  /** Show a trace result, or with null clear the text, the summary and the documents. */
+  function showResult(result) {
+    resultBox.hidden = !result;
+    if (result) {
+      TraceView.renderText(output, result, (spans, node) => panel.select(spans, node));
+      summary.textContent = TraceView.summary(result);
+    } else {
+      CT.clear(output);
+      summary.textContent = "";
+    }
+    panel.show(result, output);
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = {
@@ -38,14 +51,11 @@
     submit.disabled = true;
     status(statusLine, null, "Tracing\u2026");
     try {
-      const result = await api("/api/trace", body);
-      TraceView.renderText(output, result, (spans, node) => panel.select(spans, node));
-      summary.textContent = TraceView.summary(result);
-      resultBox.hidden = false;
-      panel.show(result);
+      showResult(await api("/api/trace", body));
       status(statusLine, null, "");
       resultBox.scrollIntoView({ block: "nearest" });
     } catch (error) {
+      showResult(null); // the previous result must not stand under this error
       status(statusLine, error);
     } finally {
       submit.disabled = false;

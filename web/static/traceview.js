@@ -4,18 +4,7 @@
 
 const TraceView = (() => {
   const { el, clear, marked, plural } = CT;
-  const META_SKIP = new Set(["text", "title"]);
-
-  function short(text, n = 60) {
-    const cps = Array.from(text);
-    return cps.length > n ? cps.slice(0, n - 1).join("") + "\u2026" : text;
-  }
-
-  function docTitle(doc) {
-    const meta = doc.meta || {};
-    const title = meta.title || meta.name || meta.id;
-    return title !== undefined && title !== null && title !== "" ? String(title) : `Document ${doc.doc}`;
-  }
+  const { short, docTitle } = DocCards;
 
   function spanTip(result, spanIndexes) {
     const lines = spanIndexes.map((i) => {
@@ -26,18 +15,33 @@ const TraceView = (() => {
     return lines.join("\n");
   }
 
-  /** The response text with clickable highlights; onSelect(spanIndexes, node). */
-  function renderText(target, result, onSelect) {
+  /** The response text with clickable highlights; onSelect(spanIndexes, node). With
+   * `only` (span indexes), just those spans are highlighted, each as itself (the panel's
+   * "Locate spans" of one document); otherwise the merged highlights of the whole trace. */
+  function renderText(target, result, onSelect, only) {
     clear(target);
-    const ranges = result.highlights.map((h, i) => ({ start: h.char_start, end: h.char_end, index: i }));
+    target.traceView = { result, onSelect }; // the panel draws the text again to locate
+    target.classList.toggle("locating", Boolean(only));
+    const ranges = only
+      ? only.map((i) => ({ start: result.spans[i].char_start, end: result.spans[i].char_end, span: i }))
+      : result.highlights.map((h, i) => ({ start: h.char_start, end: h.char_end, index: i }));
     target.append(marked(result.text, ranges, (m) => {
-      const highlights = m.members.map((r) => result.highlights[r.index]);
-      const spans = [...new Set(highlights.flatMap((h) => h.spans))];
-      const level = bestLevel(highlights.map((h) => h.level));
+      let spans;
+      let levels;
+      if (only) {
+        spans = [...new Set(m.members.map((r) => r.span))];
+        levels = spans.map((i) => result.spans[i].level);
+      } else {
+        const highlights = m.members.map((r) => result.highlights[r.index]);
+        spans = [...new Set(highlights.flatMap((h) => h.spans))];
+        levels = highlights.map((h) => h.level);
+      }
+      const level = bestLevel(levels);
       const counts = spans.map((i) => result.spans[i].count);
       const node = el("span", {
-        class: `hl hl-${level}`, tabindex: "0", role: "button", "aria-pressed": "false",
-        title: spanTip(result, spans), dataset: { level, count: Math.min(...counts), spans: spans.join(",") },
+        class: `hl hl-${level}${only ? " located" : ""}`, tabindex: "0", role: "button",
+        "aria-pressed": "false", title: spanTip(result, spans),
+        dataset: { level, count: Math.min(...counts), spans: spans.join(",") },
       });
       const activate = (event) => {
         event.preventDefault();
@@ -51,73 +55,18 @@ const TraceView = (() => {
     }));
   }
 
+  const GROUPS = { high: "High", medium: "Medium", low: "Low" };
+
+  /** [level, documents] of each level that has documents, high first (OLMoTrace's panel). */
+  function groups(docs) {
+    return Object.keys(GROUPS)
+      .map((level) => [level, docs.filter((d) => (d.level in GROUPS ? d.level : "low") === level)])
+      .filter(([, group]) => group.length);
+  }
+
   function bestLevel(levels) {
     for (const level of ["high", "medium", "low"]) if (levels.includes(level)) return level;
     return "low";
-  }
-
-  function documentUrl(result, doc) {
-    const params = new URLSearchParams();
-    // Whitespace-only spans would mark every space of the document: they carry no clue.
-    const texts = [...new Set(doc.spans.map((i) => result.spans[i].text))]
-      .filter((text) => text.trim() !== "");
-    for (const text of texts) params.append("mark", text);
-    return `/documents/${doc.doc}?${params}`;
-  }
-
-  function metaList(doc) {
-    const list = el("dl", { class: "meta" });
-    const meta = doc.meta || {};
-    let shown = 0;
-    for (const [key, value] of Object.entries(meta)) {
-      if (META_SKIP.has(key) || value === null || value === undefined || shown >= 6) continue;
-      const text = typeof value === "string" ? value : JSON.stringify(value);
-      let dd;
-      if (key === "url" && /^https?:\/\//i.test(text)) {
-        dd = el("dd", {}, el("a", { href: text, rel: "noopener noreferrer", target: "_blank" }, short(text, 80)));
-      } else dd = el("dd", {}, short(text, 120));
-      list.append(el("dt", {}, key), dd);
-      shown += 1;
-    }
-    list.append(el("dt", {}, "index"), el("dd", {}, `#${doc.doc} (shard ${doc.shard})`));
-    return list;
-  }
-
-  function snippetNode(snippet) {
-    const frag = marked(snippet.text, [{ start: snippet.char_start, end: snippet.char_end }],
-      () => el("mark"));
-    return el("p", { class: "snippet" }, "\u2026", frag, "\u2026");
-  }
-
-  function contextNode(doc) {
-    const ranges = doc.context_spans.map((c) => ({ start: c.char_start, end: c.char_end }));
-    return el("div", { class: "context", hidden: true },
-      marked(doc.context, ranges, () => el("mark")));
-  }
-
-  function docCard(result, doc, focusSpans) {
-    const snippets = focusSpans
-      ? doc.snippets.filter((sn) => focusSpans.includes(sn.span))
-      : doc.snippets;
-    const context = contextNode(doc);
-    const toggle = el("button", { type: "button", class: "link", "aria-expanded": "false" }, "Show context");
-    toggle.addEventListener("click", () => {
-      context.hidden = !context.hidden;
-      toggle.setAttribute("aria-expanded", String(!context.hidden));
-      toggle.textContent = context.hidden ? "Show context" : "Hide context";
-    });
-    return el("article", { class: `doc level-${doc.level}`, dataset: { doc: doc.doc } },
-      el("header", {},
-        el("span", { class: `badge badge-${doc.level}`, title: "relevance level" }, doc.level),
-        el("h3", {}, docTitle(doc)),
-        el("span", { class: "relevance", title: `BM25 ${doc.bm25.toFixed(2)}` },
-          `relevance ${(doc.relevance * 100).toFixed(0)}%`)),
-      metaList(doc),
-      el("div", { class: "snippets" }, snippets.map(snippetNode)),
-      el("div", { class: "actions" },
-        toggle,
-        el("a", { href: documentUrl(result, doc), class: "open-doc" }, "Open document")),
-      context);
   }
 
   /** The document panel: every document of a trace, or those of one selected span. */
@@ -128,18 +77,53 @@ const TraceView = (() => {
       this.filterBar = root.querySelector(".panel-filter");
       this.list = root.querySelector(".panel-list");
       this.result = null;
+      this.located = null; // the document whose spans alone are highlighted, if any
       this.focus = null;
       this.selectedNode = null;
       this.filterBar.querySelector("button").addEventListener("click", () => this.select(null, null));
+      this.staleNote = el("p", { class: "panel-stale", hidden: true },
+        "These documents belong to the previous answer; the new answer's come when it is complete.");
+      this.filterBar.before(this.staleNote);
     }
 
-    show(result) {
+    /** Mark the documents shown as those of an earlier answer (a new one is being written). */
+    markStale(on) {
+      const stale = Boolean(on && this.result);
+      this.root.classList.toggle("stale", stale);
+      this.staleNote.hidden = !stale;
+    }
+
+    /** Show the documents of `result`; `textRoot` is the element its text is drawn in. */
+    show(result, textRoot) {
+      if (this.located !== null) this.drawText(null); // the old text: every span again
+      this.located = null;
       this.result = result;
+      this.textRoot = textRoot || null;
+      this.markStale(false);
       this.select(null, null);
       // Other tabs of the panel (lexical, ...) listen for this to follow the same trace.
       this.root.dispatchEvent(new CustomEvent("trace-shown", { detail: result }));
       // Other tabs of the panel (influence.js) trace the same text their own way.
       this.root.dispatchEvent(new CustomEvent("panel:trace", { detail: result }));
+    }
+
+    /** Highlight in the text only the spans of `doc` (again: all of them). */
+    locate(doc) {
+      if (!this.textRoot || !this.textRoot.traceView) return;
+      this.located = this.located === doc.doc ? null : doc.doc;
+      this.drawText(this.located === null ? null : doc.spans);
+      for (const button of this.list.querySelectorAll("button.locate")) {
+        DocCards.setLocated(button, Number(button.closest("article").dataset.doc) === this.located);
+      }
+      const first = this.located !== null && this.textRoot.querySelector(".hl");
+      if (first) first.scrollIntoView({ block: "nearest" });
+    }
+
+    drawText(only) {
+      const view = this.textRoot && this.textRoot.traceView;
+      if (!view) return;
+      this.selectedNode = null; // its node is drawn anew
+      renderText(this.textRoot, view.result, view.onSelect, only);
     }
 
     /** Filter to the documents of these spans (null: all); `node` is the clicked span. */
@@ -182,17 +166,29 @@ const TraceView = (() => {
           result.spans.length ? "No documents." : "No span of this text was found in the corpus."));
         return;
       }
-      for (const doc of docs) this.list.append(docCard(result, doc, focus));
+      const onLocate = (doc) => this.locate(doc);
+      for (const [level, group] of groups(docs)) {
+        const section = el("section", { class: `doc-group group-${level}`, "aria-label": `${GROUPS[level]} relevance` },
+          el("h3", { class: "group-title" }, `${GROUPS[level]} relevance `,
+            el("span", { class: "muted" }, `(${group.length})`)));
+        for (const doc of group) {
+          section.append(DocCards.card(result, doc, { focus, onLocate, located: doc.doc === this.located }));
+        }
+        this.list.append(section);
+      }
     }
   }
 
   function summary(result) {
-    const ms = Object.values(result.timings_ms || {}).reduce((a, b) => a + b, 0);
+    // `total` is the whole trace, measured apart; the steps add up to (about) it.
+    const timings = result.timings_ms || {};
+    const ms = "total" in timings ? timings.total
+      : Object.values(timings).reduce((a, b) => a + b, 0);
     const parts = [plural(result.spans.length, "span"), plural(result.documents.length, "document"),
       `${ms.toFixed(0)} ms`];
     if (result.cached) parts.push("cached");
     return parts.join(" \u00b7 ");
   }
 
-  return { renderText, Panel, summary, docTitle };
+  return { renderText, Panel, summary };
 })();

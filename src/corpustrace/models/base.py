@@ -6,12 +6,28 @@ traced: the server traces whatever text the user sees, whichever backend wrote i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from corpustrace.errors import ModelError
 
 Messages = list[dict[str, str]]
+OnFinish = Callable[[str], None]  # called once with why the reply ended: "stop" or "length"
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How one reply is sampled. `temperature` 0 is greedy decoding; `top_p` keeps the
+    smallest set of tokens whose probability reaches it (nucleus sampling, Holtzman et al.
+    2020); `repetition_penalty` divides the positive logits (multiplies the negative ones)
+    of every token already in the prompt or the reply (CTRL, Keskar et al. 2019); 1 is off.
+    """
+
+    max_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
 
 
 @runtime_checkable
@@ -25,10 +41,24 @@ class ChatBackend(Protocol):
     name: str
     description: str
 
+    @property
+    def loaded(self) -> bool:
+        """False while a first request would still have to load the model (slow)."""
+        ...
+
     def stream(
-        self, messages: Messages, *, max_tokens: int, temperature: float
-    ) -> AsyncIterator[str]:
-        """Text deltas of the reply to `messages` (`{"role", "content"}` dicts, oldest first).
+        self,
+        messages: Messages,
+        *,
+        max_tokens: int,
+        temperature: float,
+        top_p: float = 1.0,
+        repetition_penalty: float = 1.0,
+        on_finish: OnFinish | None = None,
+    ) -> AsyncGenerator[str, None]:
+        """Text deltas of the reply to `messages` (`{"role", "content"}` dicts, oldest first),
+        sampled as `Sampling` says; `on_finish` learns why a complete reply ended ("length":
+        cut at `max_tokens`). Closing the iterator early ends the generation.
 
         Raises `ModelError` with a message a user can act on when the model is missing,
         unreachable or fails, before or during the stream.

@@ -12,14 +12,14 @@ import asyncio
 import functools
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from corpustrace.errors import ModelError
-from corpustrace.models.base import Messages
+from corpustrace.models.base import Messages, OnFinish, Sampling
 
 INSTALL_HINT = "install corpustrace[local] (pip install 'corpustrace[local]')"
 Item = str | BaseException | None  # a text piece, a failure, or the end of the reply
@@ -93,6 +93,10 @@ class LocalBackend:
         self._generate_lock = threading.Lock()
         self._loaded: tuple[Any, Any] | None = None
 
+    @property
+    def loaded(self) -> bool:
+        return self._loaded is not None
+
     def load(self) -> tuple[Any, Any]:
         """The model and its tokenizer, loaded once (blocking; safe from any thread)."""
         with self._load_lock:
@@ -122,11 +126,20 @@ class LocalBackend:
         return model, tokenizer
 
     async def stream(
-        self, messages: Messages, *, max_tokens: int, temperature: float
-    ) -> AsyncIterator[str]:
+        self,
+        messages: Messages,
+        *,
+        max_tokens: int,
+        temperature: float,
+        top_p: float = 1.0,
+        repetition_penalty: float = 1.0,
+        on_finish: OnFinish | None = None,
+    ) -> AsyncGenerator[str, None]:
+        sampling = Sampling(max_tokens, temperature, top_p, repetition_penalty)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Item] = asyncio.Queue()
         stop = threading.Event()
+        finished: list[str] = []  # the worker's finish reason, written before it puts None
 
         def put(item: Item) -> None:
             try:
@@ -136,7 +149,7 @@ class LocalBackend:
 
         worker = threading.Thread(
             target=self._run,
-            args=([dict(m) for m in messages], max_tokens, temperature, put, stop),
+            args=([dict(m) for m in messages], sampling, put, stop, finished),
             name=f"corpustrace-generate-{self.name}",
             daemon=True,
         )
@@ -149,21 +162,23 @@ class LocalBackend:
                     yield item
         finally:
             stop.set()  # a caller that stops reading ends the generation early
+        if on_finish and finished:
+            on_finish(finished[0])
 
     def _run(
         self,
         messages: Messages,
-        max_tokens: int,
-        temperature: float,
+        sampling: Sampling,
         put: Put,
         stop: threading.Event,
+        finished: list[str],
     ) -> None:
         try:
             model, tokenizer = self.load()
             torch, _ = require_local_stack()
             with self._generate_lock, torch_threads(torch, self.threads or default_threads()):
                 if not stop.is_set():
-                    _generate(model, tokenizer, messages, max_tokens, temperature, put, stop)
+                    finished.append(_generate(model, tokenizer, messages, sampling, put, stop))
         except ModelError as exc:
             put(exc)
         except Exception as exc:
@@ -174,32 +189,45 @@ class LocalBackend:
             put(None)
 
 
+def generate_options(sampling: Sampling) -> dict[str, Any]:
+    """`model.generate` keywords for `sampling` (top_p only applies when sampling)."""
+    options: dict[str, Any] = {
+        "max_new_tokens": sampling.max_tokens,
+        "do_sample": sampling.temperature > 0,
+        "repetition_penalty": sampling.repetition_penalty,
+    }
+    if sampling.temperature > 0:
+        options["temperature"] = sampling.temperature
+        options["top_p"] = sampling.top_p
+    return options
+
+
 def _generate(
     model: Any,
     tokenizer: Any,
     messages: Messages,
-    max_tokens: int,
-    temperature: float,
+    sampling: Sampling,
     put: Put,
     stop: threading.Event,
-) -> None:
+) -> str:
+    """Generate the reply, handing text to `put`; returns "length" when it was cut at
+    `sampling.max_tokens`, else "stop"."""
     torch, transformers = require_local_stack()
-    inputs = encode_chat(tokenizer, messages, _prompt_budget(model, max_tokens))
+    inputs = encode_chat(tokenizer, messages, _prompt_budget(model, sampling.max_tokens))
     inputs = {k: v.to(model.device) for k, v in inputs.items()}
     streamer_class, stop_class = _helper_classes(transformers)
-    options: dict[str, Any] = {"do_sample": temperature > 0}
-    if temperature > 0:
-        options["temperature"] = temperature
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     with torch.inference_mode():
-        model.generate(
+        out = model.generate(
             **inputs,
-            max_new_tokens=max_tokens,
             streamer=streamer_class(tokenizer, put),
             stopping_criteria=transformers.StoppingCriteriaList([stop_class(stop)]),
             pad_token_id=pad,
-            **options,
+            **generate_options(sampling),
         )
+    new = out[0, inputs["input_ids"].shape[1] :].tolist()
+    cut = len(new) >= sampling.max_tokens and new[-1] != tokenizer.eos_token_id
+    return "length" if cut else "stop"
 
 
 def encode_chat(tokenizer: Any, messages: Messages, max_prompt_tokens: int | None) -> Any:

@@ -1,5 +1,6 @@
 """`/docs`: Swagger UI for the OpenAPI schema, served from the installed
-`swagger-ui-bundle` package instead of FastAPI's default CDN, so it works offline."""
+`fastapi-offline` package (which ships Swagger UI 5, the first to render OpenAPI 3.1,
+the version FastAPI writes) instead of FastAPI's default CDN, so it works offline."""
 
 from __future__ import annotations
 
@@ -15,11 +16,16 @@ from corpustrace.server.headers import docs_policy
 ASSETS = "/static/swagger-ui"
 
 
+def swagger_ui_path() -> Path:
+    """The directory of Swagger UI's files (swagger-ui-bundle.js, swagger-ui.css)."""
+    import fastapi_offline
+
+    return Path(fastapi_offline.__file__).parent / "static"
+
+
 def install_api_docs(app: FastAPI) -> dict[str, str]:
     """Mount Swagger UI at /docs; returns {path: Content-Security-Policy} for its page."""
-    import swagger_ui_bundle
-
-    app.mount(ASSETS, StaticFiles(directory=Path(swagger_ui_bundle.swagger_ui_path)), "swagger")
+    app.mount(ASSETS, StaticFiles(directory=swagger_ui_path()), "swagger")
     page = get_swagger_ui_html(
         openapi_url=app.openapi_url or "/openapi.json",
         title="corpustrace API",

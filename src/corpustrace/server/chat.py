@@ -1,9 +1,12 @@
 """POST /api/chat: the answer streamed as server-sent events, then the trace of it.
 
-Events, in order: `delta` ({"text"}) for every piece of the answer, then `trace` (the
-TraceResult of the whole answer, with `cached`), or `error` ({"code", "message"}) when
-the model or the trace fails, and always `done` last. Problems found before the model
-is asked (unknown model, none configured, bad parameters) are plain JSON errors.
+Events, in order: `status` ({"state": "loading" | "waiting"}), `delta` ({"text"}) for
+every piece of the answer, `finish` ({"reason": "stop" | "length", "max_tokens"}) once
+it is complete, `status` ({"state": "tracing"}) and `trace` (the TraceResult of the
+whole answer, with `cached`), or `error` ({"code", "message"}) when the model or the
+trace fails, and always `done` last. Problems found before the model is asked (unknown
+model, none configured, bad parameters) are plain JSON errors. A client that leaves
+(the UI's Stop) cancels the stream, and closing the backend's stream ends its generation.
 """
 
 from __future__ import annotations
@@ -11,18 +14,20 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from corpustrace.errors import CorpusTraceError, ModelError, NotFound
-from corpustrace.models.base import ChatBackend
+from corpustrace.models.base import ChatBackend, Sampling
 from corpustrace.server import queries
 from corpustrace.server.errors import ServiceError, TooLarge
 from corpustrace.server.routes_api import ERRORS
 from corpustrace.server.schemas import ChatRequest, ErrorResponse
 from corpustrace.server.security import require_token
+from corpustrace.server.settings import Settings
 from corpustrace.server.state import AppState, get_state
 from corpustrace.trace import TraceParams
 
@@ -80,21 +85,50 @@ def sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
+def sampling(req: ChatRequest, settings: Settings) -> Sampling:
+    """The request's sampling, each value defaulting to its setting; tokens capped."""
+
+    def pick(value: float | None, default: float) -> float:
+        return default if value is None else value
+
+    return Sampling(
+        max_tokens=min(req.max_tokens or settings.chat_max_tokens, settings.chat_max_tokens),
+        temperature=pick(req.temperature, settings.chat_temperature),
+        top_p=pick(req.top_p, settings.chat_top_p),
+        repetition_penalty=pick(req.repetition_penalty, settings.chat_repetition_penalty),
+    )
+
+
 async def events(
     state: AppState, backend: ChatBackend, req: ChatRequest, params: TraceParams
 ) -> AsyncIterator[str]:
     settings = state.settings
     messages = [m.model_dump() for m in req.messages]
-    max_tokens = min(req.max_tokens or settings.chat_max_tokens, settings.chat_max_tokens)
-    temperature = req.temperature if req.temperature is not None else settings.chat_temperature
+    how = sampling(req, settings)
     parts: list[str] = []
+    finished: list[str] = []
+    yield sse("status", {"state": "waiting" if backend.loaded else "loading"})
     try:
-        async for delta in backend.stream(messages, max_tokens=max_tokens, temperature=temperature):
-            if delta:
-                parts.append(delta)
-                yield sse("delta", {"text": delta})
+        reply = backend.stream(
+            messages,
+            max_tokens=how.max_tokens,
+            temperature=how.temperature,
+            top_p=how.top_p,
+            repetition_penalty=how.repetition_penalty,
+            on_finish=finished.append,
+        )
+        # aclosing: a client that leaves cancels this generator; the backend's stream is
+        # closed at once, which stops the generation (not left to the garbage collector).
+        async with aclosing(reply) as deltas:
+            async for delta in deltas:
+                if delta:
+                    parts.append(delta)
+                    yield sse("delta", {"text": delta})
+        reason = finished[0] if finished else "stop"
+        yield sse("finish", {"reason": reason, "max_tokens": how.max_tokens})
         answer = "".join(parts)
         if req.trace and answer.strip():
+            yield sse("status", {"state": "tracing"})
             limit = settings.max_response_chars
             prompt = req.messages[-1].content[:limit]
             body, _ = await state.trace(answer[:limit], prompt, params)

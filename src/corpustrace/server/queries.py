@@ -262,4 +262,7 @@ def check_trace_text(settings: Settings, response: str, prompt: str) -> None:
     limit = settings.max_response_chars
     for what, text in (("response", response), ("prompt", prompt)):
         if len(text) > limit:
-            raise TooLarge(f"the {what} has {len(text)} characters; at most {limit} are traced")
+            raise TooLarge(
+                f"nothing was traced: the {what} has {len(text):,} characters, more than the "
+                f"{limit:,} this server traces at once; shorten it and trace it again"
+            )

@@ -382,6 +382,12 @@ class ChatRequest(Strict):
     model: str | None = Field(default=None, description="Backend name; default the first.")
     max_tokens: int | None = Field(default=None, ge=1, description="Answer length bound.")
     temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(
+        default=None, gt=0, le=1, description="Nucleus sampling; default `chat_top_p`."
+    )
+    repetition_penalty: float | None = Field(
+        default=None, ge=1, le=2, description="1: off; default `chat_repetition_penalty`."
+    )
     trace: bool = Field(default=True, description="Trace the finished answer.")
     trace_options: TraceOptions | None = None
 

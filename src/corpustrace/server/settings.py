@@ -180,6 +180,21 @@ class Settings(BaseSettings):
     chat_temperature: float = Field(
         default=0.7, ge=0, le=2, description="Default sampling temperature of chat answers."
     )
+    chat_top_p: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="Default nucleus sampling bound of chat answers (1: off; applies when "
+        "the temperature is above 0).",
+    )
+    chat_repetition_penalty: float = Field(
+        default=1.15,
+        ge=1,
+        le=2,
+        description="Default repetition penalty of chat answers (1: off): small models loop "
+        "without one. Sent to OpenAI-compatible servers as `repetition_penalty` and "
+        "`repeat_penalty` (llama.cpp).",
+    )
     max_chat_messages: int = Field(
         default=50, ge=1, description="Most messages (the whole conversation) one chat accepts."
     )
