@@ -28,9 +28,15 @@ SERVE_OPTIONS = {
     "workers": int,
     "log_level": str,
     "influence": str,
+    "ray_address": str,
+    "ray_replicas": int,
 }
 
+FLAGS = {"ray_address": "--ray"}  # option names other than the field's
 HELP = {
+    "ray_address": "serve over the Ray cluster at ADDRESS (or CORPUSTRACE_RAY_ADDRESS): "
+    "its nodes hold the shards (docs/scale.md)",
+    "ray_replicas": "copies of each shard group on different nodes (with --ray)",
     "api_token": "bearer token the API requires; visible to other users in the process "
     "list: prefer CORPUSTRACE_API_TOKEN or --api-token-file",
     "api_token_file": "file holding the API token (or CORPUSTRACE_API_TOKEN_FILE); "
@@ -44,7 +50,8 @@ def add_serve_commands(sub: SubParsers) -> None:
     p = sub.add_parser("serve", help="serve the API and the browser UI over an index")
     p.add_argument("index", nargs="?", type=Path, help="index directory (or CORPUSTRACE_INDEX)")
     for name, kind in SERVE_OPTIONS.items():
-        p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, help=HELP.get(name))
+        flag = FLAGS.get(name, "--" + name.replace("_", "-"))
+        p.add_argument(flag, dest=name, type=kind, help=HELP.get(name))
     p.add_argument(
         "--verify",
         dest="verify_index",

@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from corpustrace import deadline
 from corpustrace.engine import documents, ngram
 from corpustrace.engine.prefix import longest_prefix_lengths, max_over_shards
+from corpustrace.engine.protocol import WindowRequest
 from corpustrace.engine.results import (
     CnfHits,
     DocumentHits,
@@ -247,8 +249,35 @@ class Engine:
         found = found if found is not None else self.find(ids)
         return documents.occurrences(self, found, limit, seed, self.query(ids))
 
+    def occurrences_many(
+        self, seqs: Sequence[Ids], limit: int, seed: int, finds: Sequence[FindResult]
+    ) -> list[list[Occurrence]]:
+        """`occurrences` of many n-grams (each with its `find` result), in order."""
+        out = []
+        for ids, found in zip(seqs, finds, strict=True):
+            deadline.check()
+            out.append(self.occurrences(ids, limit, seed, found))
+        return out
+
+    def occurrence_windows(
+        self, seqs: Sequence[Ids], limit: int, seed: int, finds: Sequence[FindResult], radius: int
+    ) -> list[list[tuple[Occurrence, Window]]]:
+        """Sampled occurrences of many n-grams, each with the window around it."""
+        out = []
+        for ids, occs in zip(seqs, self.occurrences_many(seqs, limit, seed, finds), strict=True):
+            requests = [WindowRequest(o.shard, o.position, len(ids), radius, radius) for o in occs]
+            out.append(list(zip(occs, self.windows(requests), strict=True)))
+        return out
+
     def window(self, shard: int, position: int, length: int, before: int, after: int) -> Window:
         return documents.window(self, shard, position, length, before, after)
+
+    def windows(self, requests: Sequence[WindowRequest]) -> list[Window]:
+        """`window` of many (shard, position, length, before, after) requests, in order."""
+        return [documents.window(self, *request) for request in requests]
+
+    def doc_metas(self, docs: Sequence[int]) -> list[dict[str, Any]]:
+        return [self.doc_meta(doc) for doc in docs]
 
     def document(self, doc: int, start: int = 0, end: int | None = None) -> DocumentView:
         return documents.document(self, doc, start, end)

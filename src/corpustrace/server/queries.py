@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from corpustrace.engine.engine import Engine
+from corpustrace.engine.protocol import SearchEngine
 from corpustrace.engine.results import NtdResult
 from corpustrace.errors import QueryError
 from corpustrace.server import schemas as s
@@ -23,7 +23,7 @@ MAX_MARK_HITS = 1_000
 
 
 def tokens(
-    engine: Engine, settings: Settings, text: str | None, ids: Sequence[int] | None, what: str
+    engine: SearchEngine, settings: Settings, text: str | None, ids: Sequence[int] | None, what: str
 ) -> np.ndarray:
     """Token ids of a text or an id list, bounded by `max_query_tokens`."""
     limit = settings.max_query_tokens
@@ -38,7 +38,7 @@ def tokens(
     return engine.query(array, what)
 
 
-def next_token(engine: Engine, text: str | None, token_id: int | None) -> int:
+def next_token(engine: SearchEngine, text: str | None, token_id: int | None) -> int:
     if token_id is not None:
         return engine.token(token_id, "next_id")
     ids = engine.tokenizer.encode(text or "")
@@ -47,25 +47,25 @@ def next_token(engine: Engine, text: str | None, token_id: int | None) -> int:
     return int(ids[0])
 
 
-def texts(engine: Engine, ids: Sequence[int] | np.ndarray) -> list[str]:
+def texts(engine: SearchEngine, ids: Sequence[int] | np.ndarray) -> list[str]:
     return [engine.tokenizer.token_text(int(i)) for i in ids]
 
 
-def count(engine: Engine, settings: Settings, req: s.NgramRequest) -> s.CountResponse:
+def count(engine: SearchEngine, settings: Settings, req: s.NgramRequest) -> s.CountResponse:
     ids = tokens(engine, settings, req.query, req.ids, "query")
     return s.CountResponse(
         count=engine.count(ids), tokens=ids.tolist(), token_texts=texts(engine, ids)
     )
 
 
-def find(engine: Engine, settings: Settings, req: s.NgramRequest) -> s.FindResponse:
+def find(engine: SearchEngine, settings: Settings, req: s.NgramRequest) -> s.FindResponse:
     ids = tokens(engine, settings, req.query, req.ids, "query")
     found = engine.find(ids)
     ranges = [s.ShardRange(shard=i, start=lo, end=hi) for i, (lo, hi) in enumerate(found.ranges)]
     return s.FindResponse(count=found.count, tokens=ids.tolist(), ranges=ranges)
 
 
-def prob(engine: Engine, settings: Settings, req: s.ProbRequest) -> s.ProbResponse:
+def prob(engine: SearchEngine, settings: Settings, req: s.ProbRequest) -> s.ProbResponse:
     prompt = tokens(engine, settings, req.prompt, req.prompt_ids, "prompt")
     nxt = next_token(engine, req.next_token, req.next_id)
     result = engine.prob(prompt, nxt)
@@ -78,7 +78,7 @@ def prob(engine: Engine, settings: Settings, req: s.ProbRequest) -> s.ProbRespon
     )
 
 
-def ntd_out(engine: Engine, result: NtdResult, prompt: np.ndarray) -> s.NtdResponse:
+def ntd_out(engine: SearchEngine, result: NtdResult, prompt: np.ndarray) -> s.NtdResponse:
     entries = [
         s.NtdEntryOut(
             token=e.token,
@@ -101,13 +101,13 @@ def check_support(settings: Settings, max_support: int) -> None:
         raise TooLarge(f"max_support {max_support} is above the limit {settings.max_support}")
 
 
-def ntd(engine: Engine, settings: Settings, req: s.NtdRequest) -> s.NtdResponse:
+def ntd(engine: SearchEngine, settings: Settings, req: s.NtdRequest) -> s.NtdResponse:
     check_support(settings, req.max_support)
     prompt = tokens(engine, settings, req.prompt, req.prompt_ids, "prompt")
     return ntd_out(engine, engine.ntd(prompt, req.max_support), prompt)
 
 
-def infgram(engine: Engine, settings: Settings, req: s.InfgramRequest) -> s.InfgramResponse:
+def infgram(engine: SearchEngine, settings: Settings, req: s.InfgramRequest) -> s.InfgramResponse:
     prompt = tokens(engine, settings, req.prompt, req.prompt_ids, "prompt")
     if req.mode == "prob":
         nxt = next_token(engine, req.next_token, req.next_id)
@@ -133,7 +133,7 @@ def infgram(engine: Engine, settings: Settings, req: s.InfgramRequest) -> s.Infg
     )
 
 
-def search(engine: Engine, settings: Settings, req: s.SearchRequest) -> s.SearchResponse:
+def search(engine: SearchEngine, settings: Settings, req: s.SearchRequest) -> s.SearchResponse:
     if req.limit > settings.max_page_size:
         raise TooLarge(f"limit {req.limit} is above the page size limit {settings.max_page_size}")
     check_limit("offset", req.offset, settings.max_search_offset)
@@ -166,7 +166,7 @@ def search(engine: Engine, settings: Settings, req: s.SearchRequest) -> s.Search
 
 
 def cnf_search(
-    engine: Engine, settings: Settings, req: s.SearchRequest, clauses: list[list[str]]
+    engine: SearchEngine, settings: Settings, req: s.SearchRequest, clauses: list[list[str]]
 ) -> s.SearchResponse:
     bound = settings.max_clauses
     if not clauses or any(not clause for clause in clauses):
@@ -189,7 +189,7 @@ def cnf_search(
     )
 
 
-def summary(engine: Engine, doc: int) -> s.DocumentSummary:
+def summary(engine: SearchEngine, doc: int) -> s.DocumentSummary:
     view = engine.document(doc, 0, PREVIEW_TOKENS)
     return s.DocumentSummary(
         doc=doc, meta=view.meta, length=view.length, preview=engine.tokenizer.decode(view.tokens)
@@ -197,7 +197,12 @@ def summary(engine: Engine, doc: int) -> s.DocumentSummary:
 
 
 def document(
-    engine: Engine, settings: Settings, doc: int, start: int, end: int | None, marks: list[str]
+    engine: SearchEngine,
+    settings: Settings,
+    doc: int,
+    start: int,
+    end: int | None,
+    marks: list[str],
 ) -> s.DocumentResponse:
     if len(marks) > settings.max_marks:
         raise TooLarge(f"at most {settings.max_marks} marks per request")

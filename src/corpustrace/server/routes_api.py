@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -22,6 +23,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         404: "No such document",
         413: "Body, text or query over a configured limit",
         422: "Malformed JSON or parameters",
+        503: "Index not open, or shards with no live replica (code shards_unavailable)",
         504: "Time limit reached",
     }.items()
 }
@@ -32,9 +34,12 @@ router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], respons
 
 
 @public.get("/health", response_model=s.HealthResponse)
-async def health() -> s.HealthResponse:
-    """Liveness: answers without touching the index or the thread pool."""
-    return s.HealthResponse(version=corpustrace.__version__)
+async def health(request: Request) -> s.HealthResponse:
+    """Liveness: answers without touching the index or the thread pool (over Ray, with
+    the state of the shard groups, each pinged)."""
+    state = get_state(request)
+    cluster = await asyncio.to_thread(state.cluster_status)
+    return s.HealthResponse(version=corpustrace.__version__, cluster=cluster)
 
 
 @public.head("/health", include_in_schema=False)
@@ -45,8 +50,10 @@ async def health_head() -> Response:
 
 @router.get("/info", response_model=s.InfoResponse, tags=["service"])
 async def info(state: State) -> s.InfoResponse:
-    """The served index: sizes, shards, tokenizer, and the server's limits."""
-    return info_of(state)
+    """The served index: sizes, shards, tokenizer, the server's limits (and the cluster)."""
+    info = info_of(state)
+    cluster = await asyncio.to_thread(state.cluster_status)
+    return info if cluster is None else info.model_copy(update={"cluster": cluster})
 
 
 @router.get("/models", response_model=s.ModelsResponse, tags=["chat"])

@@ -38,9 +38,13 @@ def install_influence(app: FastAPI, state: AppState) -> None:
 def open_influence(state: AppState) -> None:
     """Load the configured store (a clear error at start-up if it does not fit the index)."""
     if state.settings.influence is not None:
+        from corpustrace.engine.engine import Engine
         from corpustrace.influence.query import InfluenceIndex
 
-        state.influence = InfluenceIndex(state.settings.influence, state.engine.index)
+        engine = state.engine
+        if not isinstance(engine, Engine):
+            raise InfluenceFailed("influence needs the index on this machine (not --ray)")
+        state.influence = InfluenceIndex(state.settings.influence, engine.index)
 
 
 @router.post("/influence", response_model=InfluenceResponse, tags=["influence"])

@@ -2,7 +2,7 @@
 
 Liu et al., 2025, "OLMoTrace: Tracing Language Model Outputs Back to Trillions of
 Training Tokens", step 3. Each kept span gets up to
-`max_documents_per_span` occurrences; when it has more, `Engine.occurrences` samples
+`max_documents_per_span` occurrences; when it has more, `SearchEngine.occurrence_windows` samples
 suffix-array ranks with the seed first, so a frequent span never has all its
 occurrences resolved or decoded. Each occurrence brings one token window wide enough
 for both the long context (`context_tokens` each side) and the snippet
@@ -23,7 +23,7 @@ from corpustrace.trace.params import TraceParams
 from corpustrace.trace.result import Snippet
 
 if TYPE_CHECKING:
-    from corpustrace.engine import Engine
+    from corpustrace.engine.protocol import SearchEngine
     from corpustrace.engine.results import Window
 
 
@@ -43,26 +43,23 @@ def window_radius(params: TraceParams) -> int:
     return max(params.context_tokens, params.snippet_tokens)
 
 
-def sample_hits(engine: Engine, span_ids: list[np.ndarray], params: TraceParams) -> list[Hit]:
-    """Up to `max_documents_per_span` occurrences per span, sampled before any decoding."""
+def sample_hits(engine: SearchEngine, span_ids: list[np.ndarray], params: TraceParams) -> list[Hit]:
+    """Up to `max_documents_per_span` occurrences per span, sampled before any decoding.
+
+    Two batch calls (finds, then occurrences with their windows), so an engine whose
+    shards are remote makes a few round trips per trace rather than a few per span.
+    """
     hits: list[Hit] = []
     if params.max_documents_per_span == 0 or not span_ids:
         return hits
     radius = window_radius(params)
     finds = engine.find_many(span_ids)
-    for index, (ids, found) in enumerate(zip(span_ids, finds, strict=True)):
-        deadline.check()
-        limit = params.max_documents_per_span
-        occurrences = engine.occurrences(ids, limit, seed=params.seed, found=found)
+    deadline.check()
+    limit = params.max_documents_per_span
+    per_span = engine.occurrence_windows(span_ids, limit, params.seed, finds, radius)
+    for index, pairs in enumerate(per_span):
         span_hits = [
-            Hit(
-                index,
-                int(o.doc),
-                int(o.shard),
-                int(o.position),
-                engine.window(o.shard, o.position, len(ids), radius, radius),
-            )
-            for o in occurrences
+            Hit(index, int(o.doc), int(o.shard), int(o.position), window) for o, window in pairs
         ]
         hits.extend(sorted(span_hits, key=lambda h: (h.shard, h.position)))
     return hits

@@ -30,7 +30,7 @@ from corpustrace.trace.result import Span, TraceResult
 from corpustrace.trace.spans import SpanCandidate, maximal_spans
 
 if TYPE_CHECKING:
-    from corpustrace.engine import Engine
+    from corpustrace.engine.protocol import SearchEngine
 
 
 class _Laps:
@@ -51,7 +51,7 @@ class _Laps:
 
 
 def find_spans(
-    engine: Engine,
+    engine: SearchEngine,
     ids: np.ndarray,
     response: str,
     offsets: Sequence[tuple[int, int]],
@@ -65,7 +65,7 @@ def find_spans(
 
 
 def keep_least_likely(
-    engine: Engine,
+    engine: SearchEngine,
     ids: np.ndarray,
     response: str,
     offsets: Sequence[tuple[int, int]],
@@ -94,7 +94,7 @@ def keep_least_likely(
 
 
 def trace(
-    engine: Engine,
+    engine: SearchEngine,
     response: str,
     prompt: str = "",
     params: TraceParams | None = None,
@@ -114,7 +114,7 @@ def trace(
         return _trace(engine, response, prompt, params)
 
 
-def _trace(engine: Engine, response: str, prompt: str, params: TraceParams) -> TraceResult:
+def _trace(engine: SearchEngine, response: str, prompt: str, params: TraceParams) -> TraceResult:
     laps = _Laps()
     tokenizer = engine.tokenizer
     ids, offsets = tokenizer.encode_with_offsets(response)
@@ -132,8 +132,10 @@ def _trace(engine: Engine, response: str, prompt: str, params: TraceParams) -> T
     laps.lap("documents")
     deadlines.check()
     highlights = merge_highlights(spans, response)
+    docs = list(dict.fromkeys(h.doc for h in hits))  # one batch call, not one per document
+    metas = dict(zip(docs, engine.doc_metas(docs), strict=True))
     documents = merge_documents(
-        tokenizer, hits, snippets, span_ids, engine.doc_meta, params.context_tokens
+        tokenizer, hits, snippets, span_ids, metas.__getitem__, params.context_tokens
     )
     laps.lap("merge")
     deadlines.check()
