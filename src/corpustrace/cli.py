@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from corpustrace import __version__
+from corpustrace.cli_cluster import add_cluster_commands
 from corpustrace.cli_common import SubParsers, print_json
 from corpustrace.cli_eval import add_eval_command
 from corpustrace.cli_influence import add_influence_commands
@@ -52,26 +53,31 @@ def add_build(sub: SubParsers) -> None:
     p.add_argument("--skip-bad-lines", action="store_true", help="count malformed lines, go on")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--lexical", action="store_true", help="also build the lexical (BM25) part")
+    p.add_argument("--ray", metavar="ADDRESS", help="build the shards as tasks on this Ray cluster")
     p.set_defaults(handler=run_build)
 
 
 def run_build(args: argparse.Namespace) -> int:
     from corpustrace.index.builder import BuildOptions, build
 
-    result = build(
-        BuildOptions(
-            inputs=args.inputs,
-            out=args.out,
-            tokenizer=args.tokenizer,
-            text_field=args.text_field,
-            workers=args.workers,
-            max_memory=args.max_memory,
-            shard_tokens=args.shard_tokens,
-            append=args.append,
-            skip_bad_lines=args.skip_bad_lines,
-            quiet=args.quiet,
-        )
+    opts = BuildOptions(
+        inputs=args.inputs,
+        out=args.out,
+        tokenizer=args.tokenizer,
+        text_field=args.text_field,
+        workers=args.workers,
+        max_memory=args.max_memory,
+        shard_tokens=args.shard_tokens,
+        append=args.append,
+        skip_bad_lines=args.skip_bad_lines,
+        quiet=args.quiet,
     )
+    if getattr(args, "ray", None):
+        from corpustrace.cli_cluster import ray_build
+
+        result = ray_build(opts, args.ray)
+    else:
+        result = build(opts)
     if result.already_complete:
         print(f"{result.out}: index already complete ({result.documents:,} documents)")
         return run_lexical_build(args) if args.lexical else 0
@@ -199,6 +205,7 @@ COMMANDS = [
     add_eval_command,
     add_influence_commands,
     add_train_command,
+    add_cluster_commands,
 ]
 
 

@@ -29,8 +29,11 @@ SERVE_OPTIONS: dict[str, type] = {
     "log_level": str,
     "influence": str,
     "takedown": Path,
+    "ray_address": str,
+    "ray_replicas": int,
 }
 
+FLAGS = {"ray_address": "--ray"}  # option names other than the field's
 HELP = {
     "host": "interface to listen on (default 127.0.0.1: this machine only)",
     "port": "TCP port (default 8000)",
@@ -44,6 +47,9 @@ HELP = {
     "influence": "influence feature store (corpustrace influence build) for the Influence tab",
     "takedown": "takedown file (one document id or JSON metadata match per line): those "
     "documents leave every answer; re-read when it changes",
+    "ray_address": "serve over the Ray cluster at ADDRESS (or CORPUSTRACE_RAY_ADDRESS): "
+    "its nodes hold the shards (docs/scale.md)",
+    "ray_replicas": "copies of each shard group on different nodes (with --ray)",
     "api_token": "bearer token the API requires; visible to other users in the process "
     "list: prefer CORPUSTRACE_API_TOKEN or --api-token-file",
     "api_token_file": "file holding the API token (or CORPUSTRACE_API_TOKEN_FILE); "
@@ -63,7 +69,8 @@ def add_serve_commands(sub: SubParsers) -> None:
         "(training phases) are served as one corpus",
     )
     for name, kind in SERVE_OPTIONS.items():
-        p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, help=HELP.get(name))
+        flag = FLAGS.get(name, "--" + name.replace("_", "-"))
+        p.add_argument(flag, dest=name, type=kind, help=HELP.get(name))
     p.add_argument(
         "--verify",
         dest="verify_index",

@@ -9,11 +9,15 @@ that character offsets of spans inside decoded documents are exact (piecewise
 from __future__ import annotations
 
 import codecs
+import ctypes
+import functools
 import json
 import re
+import threading
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tokenizers
@@ -21,6 +25,7 @@ import tokenizers
 from corpustrace.errors import QueryError, TokenizerError
 
 TOKENIZER_FILE = "tokenizer.json"
+DESCRIPTION_FILE = "corpustrace.json"
 _BYTE_FALLBACK = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 
 
@@ -38,6 +43,22 @@ def check_text(text: str, what: str = "text") -> None:
             f"{what} is not valid Unicode: a lone surrogate U+{ord(text[exc.start]):04X} "
             f"at character {exc.start}"
         ) from None
+
+
+def release_freed_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's malloc_trim; elsewhere a
+    no-op), so transient allocations do not stay in the process's resident memory."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
 
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -76,14 +97,55 @@ def token_width(vocab_size: int, utf8_bytes: bool = False) -> int:
 class Tokenizer:
     """A `tokenizers.Tokenizer` plus what tracing needs: widths, byte tables, offsets."""
 
-    def __init__(self, hf: tokenizers.Tokenizer, name: str, kind: str = "tokenizers") -> None:
-        self.hf = hf
+    def __init__(
+        self,
+        hf: tokenizers.Tokenizer | None,
+        name: str,
+        kind: str = "tokenizers",
+        *,
+        lazy_from: Path | None = None,
+        vocab_size: int | None = None,
+    ) -> None:
+        """`hf`, or (`lazy_from`, `vocab_size`): a tokenizer.json loaded on first use and
+        checked then to hold `vocab_size` ids (loading GPT-2's takes 50-200 ms)."""
+        self._hf = hf
+        self._lazy_from = lazy_from
+        self._lock = threading.Lock()
         self.name = name
         self.kind = kind  # "bytes" uses a fast path for encoding
-        self.vocab_size = int(hf.get_vocab_size(with_added_tokens=True))
+        if hf is not None:
+            vocab_size = int(hf.get_vocab_size(with_added_tokens=True))
+        if vocab_size is None or (hf is None and lazy_from is None):
+            raise ValueError("a Tokenizer needs hf, or lazy_from and vocab_size")
+        self.vocab_size = vocab_size
         self.width = token_width(self.vocab_size, utf8_bytes=kind == "bytes")
         self.separator = (1 << (8 * self.width)) - 1
         self.dtype = np.dtype({1: "<u1", 2: "<u2", 4: "<u4"}[self.width])
+
+    @property
+    def hf(self) -> tokenizers.Tokenizer:
+        """The `tokenizers.Tokenizer`, loaded on first use when opened lazily."""
+        hf = self._hf
+        if hf is None:
+            with self._lock:
+                if self._hf is None:
+                    self._hf = self._load()
+                hf = self._hf
+        return hf
+
+    def _load(self) -> tokenizers.Tokenizer:
+        path = self._lazy_from
+        assert path is not None
+        try:
+            hf = tokenizers.Tokenizer.from_file(str(path))
+        except Exception as exc:  # tokenizers raises plain Exception subclasses
+            raise TokenizerError(f"{path}: not a readable tokenizer.json ({exc})") from exc
+        release_freed_memory()  # parsing a large tokenizer.json leaves ~15 MiB of free heap
+        size = int(hf.get_vocab_size(with_added_tokens=True))
+        if size != self.vocab_size:
+            described = path.parent / DESCRIPTION_FILE
+            raise TokenizerError(f"{path}: {size} tokens, but {described} says {self.vocab_size}")
+        return hf
 
     # -- description and persistence -------------------------------------------------
 
@@ -98,21 +160,35 @@ class Tokenizer:
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / TOKENIZER_FILE
-        self.hf.save(str(path))
-        (directory / "corpustrace.json").write_text(json.dumps(self.describe(), indent=2))
+        self.hf.save(str(path), pretty=False)  # half the bytes of the indented form
+        (directory / DESCRIPTION_FILE).write_text(json.dumps(self.describe(), indent=2))
         return path
 
     @classmethod
     def from_index_dir(cls, directory: Path) -> Tokenizer:
+        """The tokenizer of an index. Its tokenizer.json is parsed on first use when
+        corpustrace.json records the vocabulary size (opening an index needs no more)."""
         path = directory / TOKENIZER_FILE
         if not path.is_file():
             raise TokenizerError(f"{path}: tokenizer file missing")
         info: dict[str, object] = {}
-        meta = directory / "corpustrace.json"
+        meta = directory / DESCRIPTION_FILE
         if meta.is_file():
-            info = json.loads(meta.read_text())
-        hf = tokenizers.Tokenizer.from_file(str(path))
-        return cls(hf, str(info.get("name", path)), str(info.get("kind", "tokenizers")))
+            try:
+                info = json.loads(meta.read_text())
+            except ValueError as exc:
+                raise TokenizerError(f"{meta}: not JSON ({exc})") from None
+            if not isinstance(info, dict):
+                raise TokenizerError(f"{meta}: not a JSON object")
+        name, kind = str(info.get("name", path)), str(info.get("kind", "tokenizers"))
+        size = info.get("vocab_size")
+        if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+            return cls(None, name, kind, lazy_from=path, vocab_size=size)
+        try:
+            hf = tokenizers.Tokenizer.from_file(str(path))
+        except Exception as exc:
+            raise TokenizerError(f"{path}: not a readable tokenizer.json ({exc})") from exc
+        return cls(hf, name, kind)
 
     # -- encoding -------------------------------------------------------------------
 
@@ -147,17 +223,20 @@ class Tokenizer:
     # -- decoding -------------------------------------------------------------------
 
     @cached_property
-    def token_bytes(self) -> list[bytes]:
-        """The exact bytes each token id stands for, built once from the vocabulary."""
-        return _token_byte_table(self.hf, self.vocab_size)
+    def _bytes(self) -> TokenBytes:
+        return TokenBytes(self.hf, self.vocab_size)
 
-    @cached_property
-    def _token_lengths(self) -> np.ndarray:
-        return np.fromiter((len(b) for b in self.token_bytes), dtype=np.int64)
+    @property
+    def token_bytes(self) -> list[bytes]:
+        """The exact bytes of every token id (the whole vocabulary, made once)."""
+        return self._bytes.all()
+
+    def pieces(self, ids: Sequence[int] | np.ndarray) -> list[bytes]:
+        """The exact bytes of each id, computed only for the ids not seen before."""
+        return self._bytes.many(np.asarray(ids, dtype=np.int64).tolist())
 
     def _join(self, ids: Sequence[int] | np.ndarray) -> bytes:
-        table = self.token_bytes
-        return b"".join([table[i] for i in np.asarray(ids, dtype=np.int64).tolist()])
+        return b"".join(self.pieces(ids))
 
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         return self._join(ids).decode("utf-8", errors="replace")
@@ -170,7 +249,8 @@ class Tokenizer:
         that is not a 0b10xxxxxx continuation byte). A boundary inside a character maps
         to the start of that character, as an incremental decoder would.
         """
-        raw = self._join(ids)
+        pieces = self.pieces(ids)
+        raw = b"".join(pieces)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -181,19 +261,18 @@ class Tokenizer:
         chars_before = np.zeros(len(arr) + 1, dtype=np.int64)
         np.cumsum(ends_char, out=chars_before[1:])
         bounds = np.zeros(len(ids) + 1, dtype=np.int64)
-        np.cumsum(self._token_lengths[np.asarray(ids, dtype=np.int64)], out=bounds[1:])
+        np.cumsum(np.fromiter(map(len, pieces), np.int64, len(pieces)), out=bounds[1:])
         offsets: list[int] = chars_before[bounds].tolist()
         return text, offsets
 
     def _decode_with_offsets_slow(self, ids: Sequence[int] | np.ndarray) -> tuple[str, list[int]]:
         """Token by token through an incremental decoder (text cut inside a character)."""
-        table = self.token_bytes
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         parts: list[str] = []
         starts = [0]
         pos = 0
-        for i in np.asarray(ids, dtype=np.int64).tolist():
-            piece = decoder.decode(table[i])
+        for raw in self.pieces(ids):
+            piece = decoder.decode(raw)
             parts.append(piece)
             pos += len(piece)
             starts.append(pos)
@@ -204,31 +283,73 @@ class Tokenizer:
         return "".join(parts), starts
 
     def token_text(self, token_id: int) -> str:
-        return self.token_bytes[token_id].decode("utf-8", errors="replace")
+        return self._bytes.many([int(token_id)])[0].decode("utf-8", errors="replace")
 
 
-def _token_byte_table(hf: tokenizers.Tokenizer, vocab_size: int) -> list[bytes]:
-    spec = json.loads(hf.to_str())
-    decoder = json.dumps(spec.get("decoder") or {})
-    byte_level = '"ByteLevel"' in decoder
-    metaspace = '"Metaspace"' in decoder or "\\u2581" in decoder or "▁" in decoder
-    special = {t["id"]: t["content"] for t in spec.get("added_tokens", [])}
-    inverse = {c: b for b, c in bytes_to_unicode().items()}
-    table: list[bytes] = []
-    for tid in range(vocab_size):
-        piece = hf.id_to_token(tid)
+class TokenBytes:
+    """Exact bytes of token ids, each computed on first need and kept (thread-safe: a
+    race only computes a piece twice).
+
+    Byte-level BPE (GPT-2): a piece's characters map back to bytes through the inverse
+    of `bytes_to_unicode`, one `str.translate` + latin-1 encode per piece. Metaspace
+    (SentencePiece): "▁" is a space and <0xNN> a byte. Added tokens are their
+    content. Anything else is decoded by the tokenizer itself, one id at a time.
+    """
+
+    def __init__(self, hf: tokenizers.Tokenizer, vocab_size: int) -> None:
+        self.hf = hf
+        self.vocab_size = vocab_size
+        decoder = json.dumps(json.loads(hf.decoder.__getstate__())) if hf.decoder else "{}"
+        self.byte_level = '"ByteLevel"' in decoder
+        self.metaspace = '"Metaspace"' in decoder or "\\u2581" in decoder or "▁" in decoder
+        self.special = {i: t.content for i, t in hf.get_added_tokens_decoder().items()}
+        self.cache: dict[int, bytes] = {}
+        self._all: list[bytes] | None = None
+
+    def many(self, ids: list[int]) -> list[bytes]:
+        cache = self.cache
+        try:
+            return [cache[i] for i in ids]
+        except KeyError:
+            pass
+        for i in set(ids) - cache.keys():
+            if not 0 <= i < self.vocab_size:
+                raise IndexError(f"token id {i} is outside the vocabulary")
+            cache[i] = self._piece(i)
+        return [cache[i] for i in ids]
+
+    def all(self) -> list[bytes]:
+        if self._all is None:
+            self._all = self.many(list(range(self.vocab_size)))
+        return self._all
+
+    def _piece(self, tid: int) -> bytes:
+        piece = self.hf.id_to_token(tid)
         if piece is None:
-            table.append(b"")
-        elif tid in special:
-            table.append(special[tid].encode("utf-8"))
-        elif byte_level and all(c in inverse for c in piece):
-            table.append(bytes(inverse[c] for c in piece))
-        elif metaspace:
+            return b""
+        if tid in self.special:
+            return self.special[tid].encode("utf-8")
+        if self.byte_level:
+            try:
+                return piece.translate(_BYTE_LEVEL_INVERSE).encode("latin-1")
+            except UnicodeEncodeError:
+                pass  # a character outside the byte alphabet: not a byte-level piece
+        if self.metaspace:
             m = _BYTE_FALLBACK.match(piece)
-            table.append(bytes([int(m.group(1), 16)]) if m else piece.replace("▁", " ").encode())
-        else:
-            table.append(hf.decode([tid], skip_special_tokens=False).encode("utf-8"))
+            return bytes([int(m.group(1), 16)]) if m else piece.replace("▁", " ").encode()
+        return self.hf.decode([tid], skip_special_tokens=False).encode("utf-8")
+
+
+def _byte_level_inverse() -> dict[int, str]:
+    """str.translate table: each GPT-2 byte character to the latin-1 character of its byte,
+    every other character below U+0100 to U+FFFF (which latin-1 cannot encode)."""
+    table: dict[int, str] = {c: "\uffff" for c in range(256)}
+    for b, c in bytes_to_unicode().items():
+        table[ord(c)] = chr(b)
     return table
+
+
+_BYTE_LEVEL_INVERSE = _byte_level_inverse()
 
 
 def leading_space_variants(text: str) -> list[str]:

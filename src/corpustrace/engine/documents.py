@@ -7,6 +7,7 @@ is proportional to what is returned, never to the count (OLMoTrace, Liu et al., 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -37,13 +38,23 @@ def non_negative(**values: int) -> None:
             raise QueryError(f"{name} must not be negative (got {value})")
 
 
+def distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted array (np.unique without its sort, and without
+    the first-call import of numpy.ma that costs a new process ~50 ms)."""
+    if values.size == 0:
+        return values
+    keep = np.ones(values.size, dtype=bool)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
+
+
 def pick_ranks(segments: Segments, picked: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """Map sorted indices into the concatenation of `segments` to (shard, ranks) groups."""
     sizes = np.array([hi - lo for _, lo, hi in segments], dtype=np.int64)
     ends = np.cumsum(sizes)
     which = np.searchsorted(ends, picked, side="right")
     groups = []
-    for seg in np.unique(which):
+    for seg in distinct_sorted(which):
         shard, lo, _ = segments[int(seg)]
         inside = picked[which == seg] - (ends[seg] - sizes[seg])
         groups.append((shard, lo + inside))
@@ -52,11 +63,13 @@ def pick_ranks(segments: Segments, picked: np.ndarray) -> list[tuple[int, np.nda
 
 def sample_indices(count: int, limit: int, seed: int) -> np.ndarray:
     """All of 0..count-1 when they fit in `limit`, else `limit` distinct ones drawn with
-    a seeded generator (same seed, same sample), sorted."""
+    a seeded generator (same seed, same sample), sorted. The standard library's `random`
+    (already loaded by any process) rather than numpy.random, whose first import costs
+    a new process 30-400 ms."""
     if count <= limit:
         return np.arange(count, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(count, size=limit, replace=False)).astype(np.int64)
+    picked = random.Random(seed).sample(range(count), limit)
+    return np.sort(np.array(picked, dtype=np.int64))
 
 
 def occurrences_at(engine: Engine, groups: list[tuple[int, np.ndarray]]) -> list[Occurrence]:
@@ -197,7 +210,7 @@ def clause_documents(
         shard = engine.index.shards[shard_no]
         local = shard.doc_of(shard.positions(ranks))
         offset = int(engine.index.doc_offsets[shard_no])
-        docs.update(offset + int(d) for d in np.unique(local))
+        docs.update(offset + int(d) for d in set(local.tolist()))
     return docs, total > cap
 
 

@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from corpustrace import deadline
 from corpustrace.engine import documents, ngram
 from corpustrace.engine.prefix import longest_prefix_lengths, max_over_shards
+from corpustrace.engine.protocol import WindowRequest
 from corpustrace.engine.results import (
     CnfHits,
     DocumentHits,
@@ -32,7 +34,14 @@ from corpustrace.engine.results import (
     ProbResult,
     Window,
 )
-from corpustrace.engine.search import Positions, query_batch, sa_range_one, sa_ranges
+from corpustrace.engine.search import (
+    Position,
+    Positions,
+    list_view,
+    query_batch,
+    sa_range_one,
+    sa_ranges,
+)
 from corpustrace.errors import IndexFormatError, QueryError
 from corpustrace.index.multi import MultiIndex
 from corpustrace.index.reader import Index, Shard
@@ -53,14 +62,24 @@ class ShardArrays:
     positions: Positions
     n: int  # positions, separators included
     n_docs: int
+    position: Position  # one rank -> one position, for scalar searches
+    token_list: np.ndarray | memoryview  # tokens, sliced to lists by scalar searches
 
     @classmethod
     def of(cls, shard: Shard) -> ShardArrays:
         # A plain ndarray view of the memory map: same pages, without memmap's
-        # subclass overhead on every small gather. The SA view is made here, once,
+        # subclass overhead on every small gather. The SA reader is made here, once,
         # rather than lazily by whichever search thread comes first.
-        _ = shard.sa
-        return cls(np.asarray(shard.tokens), shard.positions, shard.n_tokens, shard.n_docs)
+        _ = shard.entries
+        tokens = np.asarray(shard.tokens)
+        return cls(
+            tokens,
+            shard.positions,
+            shard.n_tokens,
+            shard.n_docs,
+            shard.position,
+            list_view(tokens),
+        )
 
     @property
     def real(self) -> int:
@@ -187,7 +206,7 @@ class Engine:
         if len(seqs) == 1 and len(seqs[0]):
             query = self.query(seqs[0]).tolist()
             ranges = tuple(
-                self.map_shards(lambda s: sa_range_one(s.tokens, s.positions, s.n, query))
+                self.map_shards(lambda s: sa_range_one(s.token_list, s.position, s.n, query))
             )
             return [FindResult(count=sum(b - a for a, b in ranges), ranges=ranges)]
         flat, starts, lens = query_batch([self.query(s) for s in seqs])
@@ -238,8 +257,35 @@ class Engine:
         found = found if found is not None else self.find(ids)
         return documents.occurrences(self, found, limit, seed, self.query(ids))
 
+    def occurrences_many(
+        self, seqs: Sequence[Ids], limit: int, seed: int, finds: Sequence[FindResult]
+    ) -> list[list[Occurrence]]:
+        """`occurrences` of many n-grams (each with its `find` result), in order."""
+        out = []
+        for ids, found in zip(seqs, finds, strict=True):
+            deadline.check()
+            out.append(self.occurrences(ids, limit, seed, found))
+        return out
+
+    def occurrence_windows(
+        self, seqs: Sequence[Ids], limit: int, seed: int, finds: Sequence[FindResult], radius: int
+    ) -> list[list[tuple[Occurrence, Window]]]:
+        """Sampled occurrences of many n-grams, each with the window around it."""
+        out = []
+        for ids, occs in zip(seqs, self.occurrences_many(seqs, limit, seed, finds), strict=True):
+            requests = [WindowRequest(o.shard, o.position, len(ids), radius, radius) for o in occs]
+            out.append(list(zip(occs, self.windows(requests), strict=True)))
+        return out
+
     def window(self, shard: int, position: int, length: int, before: int, after: int) -> Window:
         return documents.window(self, shard, position, length, before, after)
+
+    def windows(self, requests: Sequence[WindowRequest]) -> list[Window]:
+        """`window` of many (shard, position, length, before, after) requests, in order."""
+        return [documents.window(self, *request) for request in requests]
+
+    def doc_metas(self, docs: Sequence[int]) -> list[dict[str, Any]]:
+        return [self.doc_meta(doc) for doc in docs]
 
     def document(self, doc: int, start: int = 0, end: int | None = None) -> DocumentView:
         return documents.document(self, doc, start, end)

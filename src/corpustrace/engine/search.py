@@ -17,7 +17,6 @@ between its two bounds on min(lcp(lower), lcp(upper)) tokens, so comparisons sta
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -25,6 +24,7 @@ import numpy as np
 from corpustrace import deadline
 
 Positions = Callable[[np.ndarray], np.ndarray]
+Position = Callable[[int], int]
 Keys = Callable[[np.ndarray], np.ndarray]
 
 QUERY_CHUNK = 2048  # queries searched together: bounds the gathered windows
@@ -141,38 +141,48 @@ def chunks(count: int) -> list[slice]:
     return [slice(a, a + QUERY_CHUNK) for a in range(0, count, QUERY_CHUNK)]
 
 
-class _Ranks:
-    """0..n-1 as a sequence, for `bisect` over suffix-array ranks."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, rank: int) -> int:
-        return rank
+def list_view(tokens: np.ndarray) -> np.ndarray | memoryview:
+    """What `sa_range_one` slices: a memoryview when the array's items are native ints
+    (slicing one costs less than slicing an ndarray), else the array itself."""
+    try:
+        view = memoryview(tokens)  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # pragma: no cover - a non-buffer array type
+        return tokens
+    return view if view.format in ("B", "H", "I", "L", "Q") and view.ndim == 1 else tokens
 
 
 def sa_range_one(
-    tokens: np.ndarray, positions: Positions, n: int, query: list[int]
+    tokens: np.ndarray | memoryview, position: Position, n: int, query: list[int]
 ) -> tuple[int, int]:
     """[lo, hi) rank range of the suffixes starting with one non-empty query.
 
     A plain binary search (Manber & Myers, 1993) on the query's first len(query)
-    tokens of each probed suffix: for a single n-gram this beats the batched search,
-    whose fixed numpy cost per round (~27 rounds) outweighs the work.
+    tokens of each probed suffix, one Python int per probe (`position`): for a single
+    n-gram this beats the batched search, whose fixed numpy cost per round (~27
+    rounds) outweighs the work. The first search also narrows the second: a probe
+    that sorts after the query bounds the end of the range.
     """
     m = len(query)
-
-    def key(rank: int) -> list[int]:
-        p = int(positions(np.array([rank], dtype=np.int64))[0])
-        prefix: list[int] = tokens[p : p + m].tolist()
-        return prefix
-
-    ranks = _Ranks(n)
-    lo = bisect.bisect_left(ranks, query, key=key)
-    return lo, bisect.bisect_right(ranks, query, lo=lo, key=key)
+    lo, hi, upper = 0, n, n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        p = position(mid)
+        key = tokens[p : p + m].tolist()
+        if key < query:
+            lo = mid + 1
+        else:
+            hi = mid
+            if key != query:
+                upper = mid
+    first, hi = lo, upper
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        p = position(mid)
+        if tokens[p : p + m].tolist() <= query:
+            lo = mid + 1
+        else:
+            hi = mid
+    return first, lo
 
 
 def sa_ranges(

@@ -94,7 +94,9 @@ def check_shard_structure(
         if int(starts[0]) != 0 or int(starts.max()) >= n or (starts[1:] <= starts[:-1]).any():
             raise damaged(path / fmt.DOCS, "document starts not increasing inside the shard")
         step = max(1, d // SEPARATOR_SAMPLE)
-        picked = np.unique(np.append(np.arange(0, d, step), d - 1))
+        picked = np.arange(0, d, step)  # sorted; np.unique would import numpy.ma (~50 ms)
+        if picked[-1] != d - 1:
+            picked = np.append(picked, d - 1)
         bad = picked[np.asarray(tokens)[starts[picked].astype(np.int64)] != separator]
         if bad.size:
             doc = int(bad[0])

@@ -19,6 +19,7 @@ from corpustrace.index.checks import (
     damaged,
 )
 from corpustrace.index.mapping import map_file
+from corpustrace.index.sa_entries import SaEntries
 from corpustrace.tokenizer import Tokenizer
 
 
@@ -60,7 +61,7 @@ class Shard:
         empty = np.empty(0, dtype=np.uint8)
         self.tokens = empty.view(self.tokens.dtype)
         self._sa_raw = self.docs = self.meta_offsets = self._meta = empty
-        self.__dict__.pop("sa", None)
+        self.__dict__.pop("entries", None)
 
     @property
     def n_tokens(self) -> int:
@@ -72,31 +73,26 @@ class Shard:
         return int(self.info.documents)
 
     @cached_property
-    def sa(self) -> np.ndarray:
-        """The suffix array as an (n, width) uint8 view, or a native uint view when possible."""
-        native = {1: "<u1", 2: "<u2", 4: "<u4", 8: "<u8"}.get(self.sa_width)
-        raw: np.ndarray = self._sa_raw
-        return raw.view(native) if native is not None else raw.reshape(-1, self.sa_width)
+    def entries(self) -> SaEntries:
+        """The suffix array's entries (made once, on first use)."""
+        return SaEntries(self._sa_raw, self.sa_width)
 
     def positions(self, ranks: np.ndarray | int) -> np.ndarray:
         """Token positions of the suffixes at the given suffix-array ranks (int64).
 
         A position past the shard can only come from a damaged `sa`: IndexFormatError.
         """
-        ranks = np.asarray(ranks, dtype=np.int64)
-        sa = self.sa
-        if sa.ndim == 1:
-            out: np.ndarray = sa[ranks].astype(np.int64)
-        else:
-            rows = sa[ranks].astype(np.int64)
-            shifts = np.arange(self.sa_width, dtype=np.int64) * 8
-            out = (rows << shifts).sum(axis=-1)
+        out = self.entries.many(np.asarray(ranks, dtype=np.int64))
         if out.size and int(out.max()) >= self.n_tokens:
             raise damaged(self.path / fmt.SA, f"position {int(out.max())} is past the shard")
         return out
 
     def position(self, rank: int) -> int:
-        return int(self.positions(np.asarray([rank]))[0])
+        """Token position of the suffix at one rank: the scalar path of binary searches."""
+        p = self.entries.one(rank)
+        if p >= self.n_tokens:
+            raise damaged(self.path / fmt.SA, f"position {p} is past the shard")
+        return p
 
     def doc_of(self, positions: np.ndarray | int) -> np.ndarray:
         """Index (within this shard) of the document holding each token position."""

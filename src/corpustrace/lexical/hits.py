@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from corpustrace.lexical.search import LexicalHit, LexicalIndex
 
 if TYPE_CHECKING:
-    from corpustrace.engine import Engine
+    from corpustrace.engine.protocol import SearchEngine
 
 SNIPPET_CHARS = 160  # each side of the anchor word
 READ_TOKENS = 4000  # tokens of a document read to find the anchor word
@@ -53,7 +53,7 @@ def snippet_around(
 
 
 def describe(
-    engine: Engine, lexical: LexicalIndex, hit: LexicalHit, each_side: int = SNIPPET_CHARS
+    engine: SearchEngine, lexical: LexicalIndex, hit: LexicalHit, each_side: int = SNIPPET_CHARS
 ) -> LexicalDocument:
     """The hit with its document's shard, metadata and a marked snippet."""
     view = engine.document(hit.doc, 0, READ_TOKENS)

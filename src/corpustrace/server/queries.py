@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from corpustrace.engine.engine import Engine
+from corpustrace.engine.protocol import SearchEngine
 from corpustrace.engine.results import NtdResult
 from corpustrace.errors import NotFound, QueryError
 from corpustrace.server import schemas as s
@@ -26,7 +26,7 @@ MAX_MARK_HITS = 1_000
 
 
 def tokens(
-    engine: Engine, settings: Settings, text: str | None, ids: Sequence[int] | None, what: str
+    engine: SearchEngine, settings: Settings, text: str | None, ids: Sequence[int] | None, what: str
 ) -> np.ndarray:
     """Token ids of a text or an id list, bounded by `max_query_tokens`."""
     limit = settings.max_query_tokens
@@ -41,7 +41,7 @@ def tokens(
     return engine.query(array, what)
 
 
-def next_token(engine: Engine, text: str | None, token_id: int | None) -> int:
+def next_token(engine: SearchEngine, text: str | None, token_id: int | None) -> int:
     if token_id is not None:
         return engine.token(token_id, "next_id")
     ids = engine.tokenizer.encode(text or "")
@@ -50,12 +50,12 @@ def next_token(engine: Engine, text: str | None, token_id: int | None) -> int:
     return int(ids[0])
 
 
-def texts(engine: Engine, ids: Sequence[int] | np.ndarray) -> list[str]:
+def texts(engine: SearchEngine, ids: Sequence[int] | np.ndarray) -> list[str]:
     return [engine.tokenizer.token_text(int(i)) for i in ids]
 
 
 def variants(
-    engine: Engine, settings: Settings, text: str, spaced: bool, what: str
+    engine: SearchEngine, settings: Settings, text: str, spaced: bool, what: str
 ) -> list[tuple[str, np.ndarray]]:
     """(text, ids) of each spelling tried: as typed, and with a leading space (when
     that still fits `max_query_tokens`; the limit is the text's as typed)."""
@@ -71,7 +71,7 @@ def best(counts: list[int]) -> int:
     return max(range(len(counts)), key=lambda i: (counts[i], -i))
 
 
-def count(engine: Engine, settings: Settings, req: s.NgramRequest) -> s.CountResponse:
+def count(engine: SearchEngine, settings: Settings, req: s.NgramRequest) -> s.CountResponse:
     if req.query is None:
         ids = tokens(engine, settings, None, req.ids, "query")
         return s.CountResponse(
@@ -93,14 +93,14 @@ def count(engine: Engine, settings: Settings, req: s.NgramRequest) -> s.CountRes
     )
 
 
-def find(engine: Engine, settings: Settings, req: s.NgramRequest) -> s.FindResponse:
+def find(engine: SearchEngine, settings: Settings, req: s.NgramRequest) -> s.FindResponse:
     ids = tokens(engine, settings, req.query, req.ids, "query")
     found = engine.find(ids)
     ranges = [s.ShardRange(shard=i, start=lo, end=hi) for i, (lo, hi) in enumerate(found.ranges)]
     return s.FindResponse(count=found.count, tokens=ids.tolist(), ranges=ranges)
 
 
-def prob(engine: Engine, settings: Settings, req: s.ProbRequest) -> s.ProbResponse:
+def prob(engine: SearchEngine, settings: Settings, req: s.ProbRequest) -> s.ProbResponse:
     prompt = tokens(engine, settings, req.prompt, req.prompt_ids, "prompt")
     nxt = next_token(engine, req.next_token, req.next_id)
     result = engine.prob(prompt, nxt)
@@ -113,7 +113,7 @@ def prob(engine: Engine, settings: Settings, req: s.ProbRequest) -> s.ProbRespon
     )
 
 
-def ntd_out(engine: Engine, result: NtdResult, prompt: np.ndarray) -> s.NtdResponse:
+def ntd_out(engine: SearchEngine, result: NtdResult, prompt: np.ndarray) -> s.NtdResponse:
     entries = [
         s.NtdEntryOut(
             token=e.token,
@@ -136,7 +136,7 @@ def check_support(settings: Settings, max_support: int) -> None:
         raise TooLarge(f"max_support {max_support} is above the limit {settings.max_support}")
 
 
-def ntd(engine: Engine, settings: Settings, req: s.NtdRequest) -> s.NtdResponse:
+def ntd(engine: SearchEngine, settings: Settings, req: s.NtdRequest) -> s.NtdResponse:
     check_support(settings, req.max_support)
     if req.prompt is None or not req.prompt:
         prompt = tokens(engine, settings, req.prompt, req.prompt_ids, "prompt")
@@ -153,7 +153,7 @@ def ntd(engine: Engine, settings: Settings, req: s.NtdRequest) -> s.NtdResponse:
     return out
 
 
-def infgram(engine: Engine, settings: Settings, req: s.InfgramRequest) -> s.InfgramResponse:
+def infgram(engine: SearchEngine, settings: Settings, req: s.InfgramRequest) -> s.InfgramResponse:
     prompt = tokens(engine, settings, req.prompt, req.prompt_ids, "prompt")
     if req.mode == "prob":
         nxt = next_token(engine, req.next_token, req.next_id)
@@ -180,7 +180,7 @@ def infgram(engine: Engine, settings: Settings, req: s.InfgramRequest) -> s.Infg
 
 
 def search(
-    engine: Engine, settings: Settings, req: s.SearchRequest, takedown: Takedown | None = None
+    engine: SearchEngine, settings: Settings, req: s.SearchRequest, takedown: Takedown | None = None
 ) -> s.SearchResponse:
     """One page of hits (or CNF documents); hits in taken-down documents are left out of
     the page (the count still includes them)."""
@@ -191,7 +191,7 @@ def search(
     return out
 
 
-def search_all(engine: Engine, settings: Settings, req: s.SearchRequest) -> s.SearchResponse:
+def search_all(engine: SearchEngine, settings: Settings, req: s.SearchRequest) -> s.SearchResponse:
     if req.limit > settings.max_page_size:
         raise TooLarge(f"limit {req.limit} is above the page size limit {settings.max_page_size}")
     check_limit("offset", req.offset, settings.max_search_offset)
@@ -225,7 +225,7 @@ def search_all(engine: Engine, settings: Settings, req: s.SearchRequest) -> s.Se
 
 
 def cnf_search(
-    engine: Engine, settings: Settings, req: s.SearchRequest, clauses: list[list[str]]
+    engine: SearchEngine, settings: Settings, req: s.SearchRequest, clauses: list[list[str]]
 ) -> s.SearchResponse:
     bound = settings.max_clauses
     if not clauses or any(not clause for clause in clauses):
@@ -248,7 +248,7 @@ def cnf_search(
     )
 
 
-def summary(engine: Engine, doc: int) -> s.DocumentSummary:
+def summary(engine: SearchEngine, doc: int) -> s.DocumentSummary:
     view = engine.document(doc, 0, PREVIEW_TOKENS)
     return s.DocumentSummary(
         doc=doc,
@@ -260,7 +260,7 @@ def summary(engine: Engine, doc: int) -> s.DocumentSummary:
 
 
 def document(
-    engine: Engine,
+    engine: SearchEngine,
     settings: Settings,
     doc: int,
     start: int,

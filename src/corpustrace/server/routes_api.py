@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 import corpustrace
+from corpustrace.index.multi import MultiIndex
 from corpustrace.server import queries
 from corpustrace.server import schemas as s
 from corpustrace.server.security import require_token
@@ -22,7 +24,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         404: "No such document",
         413: "Body, text or query over a configured limit",
         422: "Malformed JSON or parameters",
-        503: "Server busy (code overloaded, with Retry-After) or index unavailable",
+        503: "Server busy (code overloaded, with Retry-After), index not open, or shards "
+        "with no live replica (code shards_unavailable)",
         504: "Time limit reached",
     }.items()
 }
@@ -33,9 +36,12 @@ router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], respons
 
 
 @public.get("/health", response_model=s.HealthResponse)
-async def health() -> s.HealthResponse:
-    """Liveness: answers without touching the index or the thread pool."""
-    return s.HealthResponse(version=corpustrace.__version__)
+async def health(request: Request) -> s.HealthResponse:
+    """Liveness: answers without touching the index or the thread pool (over Ray, with
+    the state of the shard groups, each pinged)."""
+    state = get_state(request)
+    cluster = await asyncio.to_thread(state.cluster_status)
+    return s.HealthResponse(version=corpustrace.__version__, cluster=cluster)
 
 
 @public.head("/health", include_in_schema=False)
@@ -46,8 +52,10 @@ async def health_head() -> Response:
 
 @router.get("/info", response_model=s.InfoResponse, tags=["service"])
 async def info(state: State) -> s.InfoResponse:
-    """The served index: sizes, shards, tokenizer, and the server's limits."""
-    return info_of(state)
+    """The served index: sizes, shards, tokenizer, the server's limits (and the cluster)."""
+    info = info_of(state)
+    cluster = await asyncio.to_thread(state.cluster_status)
+    return info if cluster is None else info.model_copy(update={"cluster": cluster})
 
 
 @router.get("/models", response_model=s.ModelsResponse, tags=["chat"])
@@ -147,19 +155,24 @@ def parse_ids(ids: str | None) -> list[str] | None:
 def info_of(state: AppState) -> s.InfoResponse:
     index = state.engine.index
     manifest = index.manifest
-    several = len(index.parts) > 1
+    # Several indexes as one corpus (local engine), or one index (also over Ray).
+    parts = index.parts if isinstance(index, MultiIndex) else []
+    manifests = [one.manifest for one in index.indexes] if isinstance(index, MultiIndex) else []
+    names = [p.name for p in parts] or [""]
+    manifests = manifests or [manifest]
+    several = len(parts) > 1
     shards = [
         s.ShardOut(
-            name=f"{part.name}/{info.name}" if several else info.name,
+            name=f"{name}/{info.name}" if several else info.name,
             tokens=info.tokens,
             documents=info.documents,
             bytes=sum(f.bytes for f in info.files.values()),
         )
-        for part, one in zip(index.parts, index.indexes, strict=True)
-        for info in one.manifest.shards
+        for name, one in zip(names, manifests, strict=True)
+        for info in one.shards
     ]
-    shard_bytes = sum(one.manifest.shard_bytes for one in index.indexes)
-    total = sum(one.manifest.total_bytes for one in index.indexes)
+    shard_bytes = sum(one.shard_bytes for one in manifests)
+    total = sum(one.total_bytes for one in manifests)
     settings = state.settings
     return s.InfoResponse(
         version=corpustrace.__version__,
@@ -195,7 +208,7 @@ def info_of(state: AppState) -> s.InfoResponse:
                 first_doc=p.first_doc,
                 shards=p.shards,
             )
-            for p in index.parts
+            for p in parts
         ],
         influence=state.influence.describe() if state.influence is not None else None,
     )

@@ -39,9 +39,13 @@ def install_influence(app: FastAPI, state: AppState) -> None:
 def open_influence(state: AppState) -> None:
     """Load the configured store (a clear error at start-up if it does not fit the index)."""
     if state.settings.influence is not None:
+        from corpustrace.engine.engine import Engine
         from corpustrace.influence.query import InfluenceIndex
 
-        indexes = state.engine.index.indexes
+        engine = state.engine
+        if not isinstance(engine, Engine):
+            raise InfluenceFailed("influence needs the index on this machine (not --ray)")
+        indexes = engine.index.indexes
         if len(indexes) > 1:
             raise IndexFormatError(
                 "an influence store belongs to one index; it cannot be served over "

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from corpustrace.engine.engine import Engine
+from corpustrace.engine.protocol import SearchEngine
 from corpustrace.index import format as fmt
 from corpustrace.lexical import LexicalIndex
 from corpustrace.lexical.hits import describe
@@ -29,7 +29,7 @@ State = Annotated[AppState, Depends(get_state)]
 _lock = threading.Lock()
 
 
-def lexical_of(request: Request, engine: Engine) -> LexicalIndex:
+def lexical_of(request: Request, engine: SearchEngine) -> LexicalIndex:
     """The app's lexical index, opened on first use (NoLexicalIndex, a 404, when absent)."""
     with _lock:
         found: LexicalIndex | None = getattr(request.app.state, "lexical_index", None)
@@ -53,7 +53,7 @@ def check_lexical(settings: Settings, req: LexicalRequest) -> None:
         )
 
 
-def search(engine: Engine, lexical: LexicalIndex, req: LexicalRequest) -> LexicalResponse:
+def search(engine: SearchEngine, lexical: LexicalIndex, req: LexicalRequest) -> LexicalResponse:
     count, hits = lexical.search(req.query, limit=req.limit, offset=req.offset)
     rows = []
     for hit in hits:

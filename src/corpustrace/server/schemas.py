@@ -41,9 +41,16 @@ class ErrorResponse(BaseModel):
 # -- service --------------------------------------------------------------------------
 
 
+CLUSTER_DESCRIPTION = (
+    "When served over Ray (`serve --ray`): shard groups, the replicas alive of each, and "
+    "the shards with no live replica (`shards_missing`, answered with 503)."
+)
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
+    cluster: dict[str, Any] | None = Field(default=None, description=CLUSTER_DESCRIPTION)
 
 
 class ShardOut(BaseModel):
@@ -101,6 +108,7 @@ class InfoResponse(BaseModel):
     influence: dict[str, Any] | None = Field(
         default=None, description="The influence feature store, when one is configured."
     )
+    cluster: dict[str, Any] | None = Field(default=None, description=CLUSTER_DESCRIPTION)
 
 
 class ModelOut(BaseModel):

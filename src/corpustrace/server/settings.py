@@ -245,6 +245,30 @@ class Settings(BaseSettings):
         description="Most proponents (and opponents) one influence request returns.",
     )
     log_level: str = Field(default="info", description="uvicorn log level of `corpustrace serve`.")
+    ray_address: str | None = Field(
+        default=None,
+        description="Address of a Ray cluster (`serve --ray ADDRESS`) whose nodes hold the "
+        "shards (docs/scale.md); unset serves the index from this machine.",
+    )
+    ray_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Copies of each shard group on different Ray nodes (at most the nodes).",
+    )
+    ray_actor_cpus: float = Field(
+        default=1.0,
+        gt=0,
+        le=256,
+        description="CPUs each shard-group actor reserves (its threads search its shards).",
+    )
+    ray_call_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Time limit of one call to a shard group (within the request's own limit); "
+        "past it the next replica is asked.",
+    )
 
     @property
     def index_paths(self) -> list[Path]:

@@ -15,8 +15,11 @@ from typing import Any, TypeVar
 from fastapi import Request
 
 from corpustrace import deadline as deadlines
+from corpustrace.cluster.errors import ClusterError
 from corpustrace.deadline import Deadline
 from corpustrace.engine.engine import Engine
+from corpustrace.engine.protocol import ClusterReport, SearchEngine
+from corpustrace.errors import IndexFormatError, TokenizerError
 from corpustrace.models.base import ChatBackend
 from corpustrace.server.errors import Overloaded, Timeout, Unavailable
 from corpustrace.server.schemas import TraceResponse
@@ -64,7 +67,7 @@ class AppState:
     engine), closed at shutdown."""
 
     def __init__(
-        self, settings: Settings, backends: list[ChatBackend], engine: Engine | None = None
+        self, settings: Settings, backends: list[ChatBackend], engine: SearchEngine | None = None
     ) -> None:
         self.settings = settings
         self._engine = engine
@@ -78,15 +81,27 @@ class AppState:
         self._closing = False
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> SearchEngine:
         if self._engine is None:
             raise Unavailable("the index is not open (the server is starting or stopping)")
         return self._engine
 
     def open(self) -> None:
-        """Open the engine over `settings.index` (at start-up, not in the factory)."""
+        """Open the engine over `settings.index` (at start-up, not in the factory): the
+        local one, or over the Ray cluster at `settings.ray_address` (docs/scale.md)."""
         if self._engine is None:
-            self._engine = Engine.open(self.settings.index_paths)
+            engine = open_engine(self.settings)
+            try:  # the library parses tokenizer.json on first use; a server before serving
+                _ = engine.tokenizer.hf
+            except TokenizerError as exc:
+                engine.close()
+                raise IndexFormatError(str(exc)) from exc
+            self._engine = engine
+
+    def cluster_status(self) -> dict[str, Any] | None:
+        """The cluster's groups and replicas (blocking: pings them), None when local."""
+        engine = self._engine
+        return engine.cluster_status() if isinstance(engine, ClusterReport) else None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) on the bounded pool; the time limit counts the wait for a thread too.
@@ -167,12 +182,11 @@ class AppState:
         return body
 
     def warm_up(self) -> None:
-        """Start-up work off the event loop: the tokenizer's byte table (first trace) and
-        local models, so the first chat does not wait for a model to load."""
+        """Start-up work off the event loop: local models, so the first chat does not wait
+        for a model to load (token bytes are computed per id as traces need them)."""
         threading.Thread(target=self._warm, name="corpustrace-warm-up", daemon=True).start()
 
     def _warm(self) -> None:
-        _ = self.engine.tokenizer.token_bytes
         for backend in self.backends.values():
             load = getattr(backend, "load", None)
             if callable(load):
@@ -210,6 +224,27 @@ class Admission:
             self.admitted -= 1
 
 
+def open_engine(settings: Settings) -> SearchEngine:
+    if settings.ray_address is None:
+        return Engine.open(settings.index_paths)
+    if settings.extra_indexes:
+        raise ClusterError("several indexes are served by the local engine only (not --ray)")
+    try:
+        from corpustrace.cluster.ray_engine import RayEngine  # the distributed extra
+    except ImportError as exc:
+        raise ClusterError(
+            f"serving over Ray needs the distributed extra (pip install "
+            f"'corpustrace[distributed]'): {exc}"
+        ) from exc
+    return RayEngine.open(
+        settings.index,
+        settings.ray_address,
+        replicas=settings.ray_replicas,
+        actor_cpus=settings.ray_actor_cpus,
+        call_timeout_s=settings.ray_call_timeout_s,
+    )
+
+
 def _within(deadline: Deadline, fn: Callable[[], T]) -> T:
     deadline.check()  # waited in the queue past its deadline: nobody wants the answer
     with deadlines.active(deadline):
@@ -221,7 +256,7 @@ _CACHED = b',"cached":true}'
 
 
 def trace_json(
-    engine: Engine,
+    engine: SearchEngine,
     response: str,
     prompt: str,
     params: TraceParams,

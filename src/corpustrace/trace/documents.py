@@ -2,7 +2,7 @@
 
 Liu et al., 2025, "OLMoTrace: Tracing Language Model Outputs Back to Trillions of
 Training Tokens", step 3. Each kept span gets up to
-`max_documents_per_span` occurrences; when it has more, `Engine.occurrences` samples
+`max_documents_per_span` occurrences; when it has more, `SearchEngine.occurrence_windows` samples
 suffix-array ranks with the seed first, so a frequent span never has all its
 occurrences resolved or decoded. Each occurrence brings one token window wide enough
 for both the long context (`context_tokens` each side) and the snippet
@@ -23,7 +23,7 @@ from corpustrace.trace.params import TraceParams
 from corpustrace.trace.result import Snippet
 
 if TYPE_CHECKING:
-    from corpustrace.engine import Engine
+    from corpustrace.engine.protocol import SearchEngine
     from corpustrace.engine.results import Window
     from corpustrace.trace.takedown import Takedown
 
@@ -45,37 +45,33 @@ def window_radius(params: TraceParams) -> int:
 
 
 def sample_hits(
-    engine: Engine,
+    engine: SearchEngine,
     span_ids: list[np.ndarray],
     params: TraceParams,
     takedown: Takedown | None = None,
 ) -> list[Hit]:
     """Up to `max_documents_per_span` occurrences per span, sampled before any decoding.
 
-    With a takedown, the sample is drawn `taken` larger (the span's occurrences inside
-    taken-down documents) and those are dropped: the rest is a sample of the remaining
-    occurrences, as large as they allow."""
+    Two batch calls (finds, then occurrences with their windows), so an engine whose
+    shards are remote makes a few round trips per trace rather than a few per span.
+    With a takedown, the sample is drawn larger by the most occurrences any span has
+    inside taken-down documents, those are dropped and each span keeps `limit`: a
+    seeded sample of its remaining occurrences, as large as they allow.
+    """
     hits: list[Hit] = []
     if params.max_documents_per_span == 0 or not span_ids:
         return hits
     radius = window_radius(params)
     finds = engine.find_many(span_ids)
-    for index, (ids, found) in enumerate(zip(span_ids, finds, strict=True)):
-        deadline.check()
-        limit = params.max_documents_per_span
-        taken = int(takedown.occurrences([ids])[0]) if takedown else 0
-        occurrences = engine.occurrences(ids, limit + taken, seed=params.seed, found=found)
-        if takedown:
-            occurrences = [o for o in occurrences if o.doc not in takedown][:limit]
+    deadline.check()
+    limit = params.max_documents_per_span
+    extra = int(takedown.occurrences(span_ids).max()) if takedown and span_ids else 0
+    per_span = engine.occurrence_windows(span_ids, limit + extra, params.seed, finds, radius)
+    if takedown:
+        per_span = [[p for p in pairs if p[0].doc not in takedown][:limit] for pairs in per_span]
+    for index, pairs in enumerate(per_span):
         span_hits = [
-            Hit(
-                index,
-                int(o.doc),
-                int(o.shard),
-                int(o.position),
-                engine.window(o.shard, o.position, len(ids), radius, radius),
-            )
-            for o in occurrences
+            Hit(index, int(o.doc), int(o.shard), int(o.position), window) for o, window in pairs
         ]
         hits.extend(sorted(span_hits, key=lambda h: (h.shard, h.position)))
     return hits

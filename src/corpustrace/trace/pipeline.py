@@ -31,7 +31,7 @@ from corpustrace.trace.spans import SpanCandidate, maximal_spans
 from corpustrace.trace.takedown import Takedown
 
 if TYPE_CHECKING:
-    from corpustrace.engine import Engine
+    from corpustrace.engine.protocol import SearchEngine
 
 
 class _Laps:
@@ -52,7 +52,7 @@ class _Laps:
 
 
 def find_spans(
-    engine: Engine,
+    engine: SearchEngine,
     ids: np.ndarray,
     response: str,
     offsets: Sequence[tuple[int, int]],
@@ -72,7 +72,7 @@ def find_spans(
 
 
 def keep_least_likely(
-    engine: Engine,
+    engine: SearchEngine,
     ids: np.ndarray,
     response: str,
     offsets: Sequence[tuple[int, int]],
@@ -101,7 +101,7 @@ def keep_least_likely(
 
 
 def trace(
-    engine: Engine,
+    engine: SearchEngine,
     response: str,
     prompt: str = "",
     params: TraceParams | None = None,
@@ -124,7 +124,7 @@ def trace(
 
 
 def tokenize_response(
-    engine: Engine, response: str, leading_space: bool
+    engine: SearchEngine, response: str, leading_space: bool
 ) -> tuple[np.ndarray, list[tuple[int, int]], int]:
     """(ids, character offsets into `response`, tokens covering only the added space).
 
@@ -164,7 +164,7 @@ def skip_added_space(documents: list[TracedDocument], with_space: list[bool]) ->
 
 
 def _trace(
-    engine: Engine, response: str, prompt: str, params: TraceParams, takedown: Takedown | None
+    engine: SearchEngine, response: str, prompt: str, params: TraceParams, takedown: Takedown | None
 ) -> TraceResult:
     laps = _Laps()
     tokenizer = engine.tokenizer
@@ -189,8 +189,10 @@ def _trace(
     laps.lap("documents")
     deadlines.check()
     highlights = merge_highlights(spans, response)
+    docs = list(dict.fromkeys(h.doc for h in hits))  # one batch call, not one per document
+    metas = dict(zip(docs, engine.doc_metas(docs), strict=True))
     documents = merge_documents(
-        tokenizer, hits, snippets, span_ids, engine.doc_meta, params.context_tokens
+        tokenizer, hits, snippets, span_ids, metas.__getitem__, params.context_tokens
     )
     # Token 0 holds the added space (alone, or merged into " word" by a BPE).
     for traced in documents:

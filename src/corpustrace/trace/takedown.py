@@ -27,7 +27,7 @@ import numpy as np
 from corpustrace.errors import QueryError
 
 if TYPE_CHECKING:
-    from corpustrace.engine import Engine
+    from corpustrace.engine.protocol import SearchEngine as Engine
 
 
 @dataclass(frozen=True)
