@@ -63,7 +63,9 @@ def test_cards_are_compact_with_details_on_demand(page: Any, plain_server: str) 
 
     shown = visible_cards(page)
     assert page.locator("#doc-panel article.doc").count() >= 6
-    assert shown >= 4, shown  # six metadata rows per card let 2.5 fit before
+    # Six metadata rows per card let 2.5 fit before. Tracing the first word as if it
+    # followed a space (leading_space) finds more spans here, so cards hold more snippets.
+    assert shown >= 3, shown
     screenshot(page, "cards")
 
 
