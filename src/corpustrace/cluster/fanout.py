@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -47,6 +46,16 @@ T = TypeVar("T", Occurrence, Window, DocumentView)
 
 FIND_CACHE_SIZE = 16_384  # find results kept (a few hundred bytes each)
 META_CACHE_SIZE = 4_096  # document metadata kept from step 3 for the merge step
+
+
+def capped(tokens: np.ndarray, counts: np.ndarray, total: int, max_support: int) -> NtdResult:
+    """ngram.ntd's answer from the merged runs (tokens ascending): all of them when they
+    fit in max_support, else those at its evenly spaced sample places."""
+    if len(tokens) <= max_support:
+        return ngram.ntd_result(tokens, counts, total, approx=False)
+    at = np.searchsorted(np.cumsum(counts), ngram.sample_positions(total, max_support), "right")
+    keep = np.unique(at)
+    return ngram.ntd_result(tokens[keep], counts[keep], total, approx=True)
 
 
 class FanoutEngine:
@@ -199,22 +208,34 @@ class FanoutEngine:
         if len(prompt) == 0:
             unigram = np.asarray(self.head.unigram, dtype=np.int64)
             tokens = np.flatnonzero(unigram)
-            return ngram.ntd_result(tokens, unigram[tokens], self.total_tokens, approx=False)
+            return capped(tokens, unigram[tokens], self.total_tokens, max_support)
         parts = self._all("ntd_runs", prompt, max_support)
         total = int(sum(int((hi - lo).sum()) for lo, hi, _ in parts))
         if total == 0:
             return NtdResult(prompt_count=0, entries=(), approx=False)
         runs = [run for _, _, group_runs in parts for run in group_runs]
         if all(r is not None for r in runs):
-            tokens = np.concatenate([r[0] for r in runs if r is not None])
-            counts = np.concatenate([r[1] for r in runs if r is not None])
-            return ngram.ntd_result(tokens, counts, total, approx=False)
-        stride = math.ceil(total / max_support)
-        calls = [
-            Call(g, "ntd_sample", (prompt, lo, hi, stride)) for g, (lo, hi, _) in enumerate(parts)
-        ]
-        sampled = [seen for group in self.caller.call(calls) for seen in group]
-        candidates = np.unique(np.concatenate(sampled))
+            tokens, counts = ngram.merge_runs(
+                np.concatenate([r[0] for r in runs if r is not None]),
+                np.concatenate([r[1] for r in runs if r is not None]),
+            )
+            return capped(tokens, counts, total, max_support)
+        # ngram.tokens_at over the groups: a binary search over token ids for each place.
+        places = ngram.sample_positions(total, max_support)
+        a = np.zeros(len(places), dtype=np.int64)
+        b = np.full(len(places), self.tokenizer.vocab_size - 1, dtype=np.int64)
+        active = np.flatnonzero(a < b)
+        while active.size:
+            mid = (a[active] + b[active]) // 2
+            calls = [
+                Call(g, "ntd_at_most", (prompt, lo, hi, mid)) for g, (lo, hi, _) in enumerate(parts)
+            ]
+            at_most = np.sum(self.caller.call(calls), axis=0)
+            right = at_most <= places[active]
+            a[active] = np.where(right, mid + 1, a[active])
+            b[active] = np.where(right, b[active], mid)
+            active = active[a[active] < b[active]]
+        candidates = np.unique(a)
         calls = [
             Call(g, "ntd_counts", (prompt, lo, hi, candidates))
             for g, (lo, hi, _) in enumerate(parts)

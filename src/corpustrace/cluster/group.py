@@ -92,6 +92,7 @@ class GroupEngine:
             "ntd_runs": self.ntd_runs,
             "ntd_sample": self.ntd_sample,
             "ntd_counts": self.ntd_counts,
+            "ntd_at_most": self.ntd_at_most,
             "occurrences_at": self.occurrences_at,
             "windows": self.windows,
             "occurrence_windows": self.occurrence_windows,
@@ -151,6 +152,18 @@ class GroupEngine:
             ngram.check_next_tokens(self.engine, s, seen)
             out.append(seen)
         return out
+
+    def ntd_at_most(
+        self, prompt: np.ndarray, lo: np.ndarray, hi: np.ndarray, values: np.ndarray
+    ) -> np.ndarray:
+        """Occurrences whose next token is <= each value, summed over this group's shards
+        (a step of ngram.tokens_at, the merged sample of an approximate ntd)."""
+        counts = np.zeros(len(values), dtype=np.int64)
+        for s, shard in enumerate(self.engine.shards):
+            key = ngram.next_token_keys(shard, len(prompt))
+            a, b = np.full(len(values), lo[s]), np.full(len(values), hi[s])
+            counts += lower_bound_by_key(key, a, b, values + 1) - lo[s]
+        return counts
 
     def ntd_counts(
         self, prompt: np.ndarray, lo: np.ndarray, hi: np.ndarray, candidates: np.ndarray
