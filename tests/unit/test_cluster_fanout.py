@@ -111,3 +111,25 @@ def test_a_group_without_replicas_fails_the_whole_answer(index: Path) -> None:
         assert all(name in str(caught.value) for name in names)
     finally:
         broken.close()
+
+
+def test_a_shard_group_keeps_the_whole_index_numbering(index: Path, local: Engine) -> None:
+    """A group of non-contiguous shards numbers documents as the whole index does (the
+    engine's view of one index must not renumber them from 0)."""
+    from corpustrace.cluster.group import GroupEngine
+
+    n = len(local.index.shards)
+    numbers = [n - 1, 1]
+    group = GroupEngine(index, numbers, threads=1)
+    try:
+        for i, shard_no in enumerate(numbers):
+            first = local.index.global_doc(shard_no, 0)
+            assert group.engine.index.global_doc(i, 3) == first + 3
+            view, expected = group.document(first + 1, 0, 4), local.document(first + 1, 0, 4)
+            got, want = clustertools.plain(view), clustertools.plain(expected)
+            assert got.pop("shard") == i and want.pop("shard") == shard_no  # the head maps it
+            assert got == want
+        with pytest.raises(NotFound):
+            group.document(local.index.global_doc(0, 0), 0, 4)  # shard 0 is not in the group
+    finally:
+        group.close()

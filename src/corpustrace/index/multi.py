@@ -7,6 +7,7 @@ engine already answers over any number of shards.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,8 +86,15 @@ class MultiIndex:
         self.unigram: np.ndarray = np.sum(
             [np.asarray(index.unigram, dtype=np.uint64) for index in indexes], axis=0
         ).astype(np.uint64)
-        offsets = np.cumsum([0] + [s.n_docs for s in self.shards])
-        self.doc_offsets: np.ndarray = offsets.astype(np.int64)
+        # The first global document of each shard: each index's own offsets (a shard
+        # group of the Ray engine keeps the whole index's numbering), shifted past the
+        # documents of the indexes before it.
+        starts, base = [], 0
+        for index in indexes:
+            own = np.asarray(index.doc_offsets, dtype=np.int64)[: len(index.shards)]
+            starts.append(own + base)
+            base += index.total_documents
+        self.doc_offsets: np.ndarray = np.concatenate(starts)
         self.parts: list[Part] = []
         doc = shard = 0
         for name, index in zip(part_names([i.path for i in indexes]), indexes, strict=True):
@@ -131,8 +139,11 @@ class MultiIndex:
             raise NotFound(
                 f"document {doc_index} does not exist ({self.total_documents} documents)"
             )
-        shard_no = int(np.searchsorted(self.doc_offsets, doc_index, side="right") - 1)
-        return self.shards[shard_no], doc_index - int(self.doc_offsets[shard_no])
+        part_no = self._part_no(doc_index)
+        return self.indexes[part_no].locate(doc_index - self.parts[part_no].first_doc)
+
+    def _part_no(self, doc_index: int) -> int:
+        return bisect.bisect_right([p.first_doc for p in self.parts], doc_index) - 1
 
     def global_doc(self, shard_no: int, local: int) -> int:
         return int(self.doc_offsets[shard_no]) + int(local)
@@ -142,6 +153,4 @@ class MultiIndex:
 
     def part_of_doc(self, doc_index: int) -> Part:
         self.locate(doc_index)  # NotFound outside the corpus
-        return self.part_of_shard(
-            int(np.searchsorted(self.doc_offsets, doc_index, side="right") - 1)
-        )
+        return self.parts[self._part_no(doc_index)]
