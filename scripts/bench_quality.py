@@ -42,7 +42,9 @@ def main() -> int:
         except CorpusTraceError as exc:
             print(f"bench quality: {exc}; using a generated corpus", file=sys.stderr)
     tables = args.out.with_suffix(".md")
-    code = corpustrace(["eval", *corpus, "-o", str(args.out), "--markdown", str(tables), *extra])
+    made_by = " ".join(["scripts/bench quality", *sys.argv[1:]])
+    out = ["-o", str(args.out), "--markdown", str(tables), "--made-by", made_by]
+    code = corpustrace(["eval", *corpus, *out, *extra])
     if code == 0 and not args.no_doc:
         splice(args.doc, tables.read_text(encoding="utf-8"))
         tables.unlink()

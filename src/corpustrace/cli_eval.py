@@ -31,6 +31,7 @@ def add_eval_command(sub: SubParsers) -> None:
         "--influence-epochs", type=float, default=8.0, help="training epochs of each model"
     )
     p.add_argument("--influence-dim", type=int, default=1024, help="projected gradient dimension")
+    p.add_argument("--made-by", help=argparse.SUPPRESS)  # the command the tables quote
     p.add_argument("--out", "-o", type=Path, help="write the results as JSON")
     p.add_argument("--markdown", type=Path, help="write the tables as Markdown")
     p.add_argument("--workdir", type=Path, help="where the indexes go (default: a temp dir)")
@@ -71,9 +72,7 @@ def run_eval(args: argparse.Namespace) -> int:
             fillers=args.fillers,
         )
         results = run_quality(options, say=lambda m: print(f"eval: {m}", file=sys.stderr))
-    command = (
-        "corpustrace eval " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "corpustrace eval"
-    )
+    command = args.made_by or " ".join(["corpustrace eval", *sys.argv[2:]])
     text = markdown(results, command)
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
