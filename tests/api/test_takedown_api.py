@@ -48,3 +48,32 @@ def test_pii_documents_are_dropped_by_default(make_client: Any, tmp_path: Path) 
     assert [d["meta"]["id"] for d in shown["documents"]] == ["b"]
     everything = make_client(index=index, pii_filter=False).post("/api/trace", json=body).json()
     assert sorted(d["meta"]["id"] for d in everything["documents"]) == ["a", "b"]
+
+
+def _occurrences(seq: list[int], tokens: list[int]) -> int:
+    """Brute force: the places where `seq` starts in `tokens`."""
+    n = len(seq)
+    return sum(1 for i in range(len(tokens) - n + 1) if tokens[i : i + n] == seq)
+
+
+def test_count_leaves_out_taken_down_documents(make_client: Any, tmp_path: Path) -> None:
+    path = tmp_path / "takedown.txt"
+    path.write_text("", encoding="utf-8")
+    client = make_client(takedown=path)
+    typed = client.post("/api/count", json={"query": " river", "leading_space": False}).json()
+    query = {"ids": typed["tokens"]}
+    before = client.post("/api/count", json=query).json()
+    assert before["count"] >= 2
+    hits = client.post("/api/search", json={**query, "limit": 100}).json()["hits"]
+    gone = sorted({h["doc"] for h in hits})[:2]
+    inside = sum(
+        _occurrences(query["ids"], client.get(f"/api/documents/{d}").json()["tokens"]) for d in gone
+    )
+    assert inside > 0
+    path.write_text("".join(f"{d}\n" for d in gone), encoding="utf-8")
+    stamp = time.time() + 5
+    os.utime(path, (stamp, stamp))
+    after = client.post("/api/count", json=query).json()
+    assert after["count"] == before["count"] - inside
+    text = client.post("/api/count", json={"query": " river"}).json()
+    assert text["count"] == after["count"]

@@ -71,14 +71,18 @@ def best(counts: list[int]) -> int:
     return max(range(len(counts)), key=lambda i: (counts[i], -i))
 
 
-def count(engine: SearchEngine, settings: Settings, req: s.NgramRequest) -> s.CountResponse:
+def count(
+    engine: SearchEngine, settings: Settings, req: s.NgramRequest, takedown: Takedown | None = None
+) -> s.CountResponse:
+    """Occurrences in the corpus; with a takedown list, outside the taken-down documents."""
+    count_many = takedown.count_many(engine) if takedown else engine.count_many
     if req.query is None:
         ids = tokens(engine, settings, None, req.ids, "query")
         return s.CountResponse(
-            count=engine.count(ids), tokens=ids.tolist(), token_texts=texts(engine, ids)
+            count=int(count_many([ids])[0]), tokens=ids.tolist(), token_texts=texts(engine, ids)
         )
     tried = variants(engine, settings, req.query, req.leading_space, "query")
-    counts = [int(c) for c in engine.count_many([ids for _, ids in tried])]
+    counts = [int(c) for c in count_many([ids for _, ids in tried])]
     pick = best(counts)
     text, ids = tried[pick]
     return s.CountResponse(

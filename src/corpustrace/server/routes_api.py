@@ -77,7 +77,7 @@ async def trace(req: s.TraceRequest, state: State) -> Response:
 @router.post("/count", response_model=s.CountResponse, tags=["queries"])
 async def count(req: s.NgramRequest, state: State) -> s.CountResponse:
     """Occurrences of an n-gram (text or token ids)."""
-    return await state.run(queries.count, state.engine, state.settings, req)
+    return await state.run(queries.count, state.engine, state.settings, req, state.takedown())
 
 
 @router.get("/count", response_model=s.CountResponse, tags=["queries"])
@@ -91,7 +91,7 @@ async def count_get(
         req = s.NgramRequest.model_validate({"query": q, "ids": parse_ids(ids)})
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
-    return await state.run(queries.count, state.engine, state.settings, req)
+    return await state.run(queries.count, state.engine, state.settings, req, state.takedown())
 
 
 @router.post("/find", response_model=s.FindResponse, tags=["queries"])
