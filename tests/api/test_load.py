@@ -23,8 +23,9 @@ TIME_LIMIT_S = 120
 # Health runs on the event loop while the workers hold the GIL and this small shared
 # machine runs other jobs: single probes can wait a scheduler slice or two. A loop that
 # is blocked by the work itself shows in most probes, so the typical (median) probe
-# must be fast and the worst may not approach a whole trace batch.
-HEALTH_MEDIAN_LIMIT_S = 0.5
+# must be fast and the worst may not approach a whole trace batch. Measured on 2 cores:
+# median 0.04 s on an idle machine, 0.69 s while other jobs loaded it fully.
+HEALTH_MEDIAN_LIMIT_S = 1.0
 HEALTH_MAX_LIMIT_S = 5.0
 ROOT = Path(__file__).parents[2]
 

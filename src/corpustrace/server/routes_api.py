@@ -40,7 +40,9 @@ async def health(request: Request) -> s.HealthResponse:
     """Liveness: answers without touching the index or the thread pool (over Ray, with
     the state of the shard groups, each pinged)."""
     state = get_state(request)
-    cluster = await asyncio.to_thread(state.cluster_status)
+    # Only a cluster needs a thread (it pings the groups): locally, a hop to a thread
+    # would make health wait for the GIL behind the busy trace workers twice more.
+    cluster = await asyncio.to_thread(state.cluster_status) if state.is_cluster else None
     return s.HealthResponse(version=corpustrace.__version__, cluster=cluster)
 
 
@@ -54,7 +56,7 @@ async def health_head() -> Response:
 async def info(state: State) -> s.InfoResponse:
     """The served index: sizes, shards, tokenizer, the server's limits (and the cluster)."""
     info = info_of(state)
-    cluster = await asyncio.to_thread(state.cluster_status)
+    cluster = await asyncio.to_thread(state.cluster_status) if state.is_cluster else None
     return info if cluster is None else info.model_copy(update={"cluster": cluster})
 
 

@@ -98,6 +98,11 @@ class AppState:
                 raise IndexFormatError(str(exc)) from exc
             self._engine = engine
 
+    @property
+    def is_cluster(self) -> bool:
+        """Whether the engine is a cluster's (it reports groups and replicas)."""
+        return isinstance(self._engine, ClusterReport)
+
     def cluster_status(self) -> dict[str, Any] | None:
         """The cluster's groups and replicas (blocking: pings them), None when local."""
         engine = self._engine
