@@ -19,11 +19,16 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from corpustrace import deadline
 from corpustrace.cluster.calls import LRU, Call, Caller
 from corpustrace.cluster.head import IndexHead
 from corpustrace.engine import ngram
-from corpustrace.engine.documents import non_negative, pick_ranks, sample_indices
+from corpustrace.engine.documents import (
+    combine_clauses,
+    non_negative,
+    pick_ranks,
+    sample_indices,
+)
+from corpustrace.engine.engine import checked_ids
 from corpustrace.engine.protocol import Ids, WindowRequest
 from corpustrace.engine.results import (
     CnfHits,
@@ -100,20 +105,7 @@ class FanoutEngine:
     # -- validation (as Engine.query / Engine.token) ------------------------------------
 
     def query(self, ids: Ids, what: str = "query") -> np.ndarray:
-        array = np.asarray(ids)
-        if array.size == 0:
-            return np.empty(0, dtype=np.int64)
-        if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
-            raise QueryError(f"{what} must be a flat list of integer token ids")
-        array = array.astype(np.int64)
-        vocab = self.tokenizer.vocab_size
-        bad = (array < 0) | (array >= vocab) | (array == self.head.separator)
-        if bad.any():
-            raise QueryError(
-                f"{what} holds token id {int(array[bad][0])}, which is not a token of this "
-                f"index (ids 0..{vocab - 1}, the separator excluded)"
-            )
-        return array
+        return checked_ids(ids, self.tokenizer.vocab_size, self.head.separator, what)
 
     def token(self, token_id: int, what: str = "token") -> int:
         return int(self.query(np.asarray([token_id]), what)[0])
@@ -417,28 +409,9 @@ class FanoutEngine:
     ) -> CnfHits:
         """documents.cnf_search, each clause's sampled ranks resolved by their groups."""
         checked = [[self.query(n, "CNF n-gram") for n in clause] for clause in clauses]
-        if not checked or any(len(clause) == 0 for clause in checked):
-            raise QueryError("a CNF query needs at least one clause, each with an n-gram")
-        if any(len(n) == 0 for clause in checked for n in clause):
-            raise QueryError("CNF n-grams must not be empty")
-        non_negative(offset=offset, limit=limit)
-        if max_clause_freq < 1:
-            raise QueryError("max_clause_freq must be at least 1")
-        matching: set[int] | None = None
-        approx = False
-        for clause in checked:
-            deadline.check()
-            docs, sampled = self._clause_documents(clause, max_clause_freq)
-            approx = approx or sampled
-            matching = docs if matching is None else matching & docs
-            if not matching:
-                break
-        found = sorted(matching or ())
-        return CnfHits(
-            count=len(found), approx=approx, documents=tuple(found[offset : offset + limit])
-        )
+        return combine_clauses(checked, offset, limit, max_clause_freq, self._clause_documents)
 
-    def _clause_documents(self, clause: list[np.ndarray], cap: int) -> tuple[set[int], bool]:
+    def _clause_documents(self, clause: Sequence[np.ndarray], cap: int) -> tuple[set[int], bool]:
         segments: list[tuple[int, int, int]] = []
         for found in self.find_many(clause):
             segments.extend((s, lo, hi) for s, (lo, hi) in enumerate(found.ranges) if hi > lo)

@@ -8,11 +8,12 @@ is proportional to what is returned, never to the count (OLMoTrace, Liu et al., 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from corpustrace import deadline
 from corpustrace.engine.results import (
     CnfHits,
     DocumentHits,
@@ -224,6 +225,27 @@ def cnf_search(
     """Documents that hold, for every clause, at least one of its n-grams (AND of ORs),
     as infini-gram's CNF queries but within whole documents. A clause with more than
     `max_clause_freq` occurrences is read from a sample and `approx` is set."""
+    return combine_clauses(
+        clauses,
+        offset,
+        limit,
+        max_clause_freq,
+        lambda clause, cap: clause_documents(engine, clause, cap),
+    )
+
+
+ClauseDocuments = Callable[[Sequence[np.ndarray], int], tuple[set[int], bool]]
+
+
+def combine_clauses(
+    clauses: Sequence[Sequence[np.ndarray]],
+    offset: int,
+    limit: int,
+    max_clause_freq: int,
+    clause_docs: ClauseDocuments,
+) -> CnfHits:
+    """The documents in every clause's set (`clause_docs(clause, cap)`: the local
+    engine's or a cluster's), after the argument checks; one page of them."""
     if not clauses or any(len(clause) == 0 for clause in clauses):
         raise QueryError("a CNF query needs at least one clause, each with an n-gram")
     if any(len(ngram) == 0 for clause in clauses for ngram in clause):
@@ -234,7 +256,8 @@ def cnf_search(
     matching: set[int] | None = None
     approx = False
     for clause in clauses:
-        docs, sampled = clause_documents(engine, clause, max_clause_freq)
+        deadline.check()
+        docs, sampled = clause_docs(clause, max_clause_freq)
         approx = approx or sampled
         matching = docs if matching is None else matching & docs
         if not matching:

@@ -158,19 +158,7 @@ class Engine:
 
     def query(self, ids: Ids, what: str = "query") -> np.ndarray:
         """Validated token ids as int64: real tokens of the vocabulary, no separator."""
-        array = np.asarray(ids)
-        if array.size == 0:
-            return np.empty(0, dtype=np.int64)
-        if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
-            raise QueryError(f"{what} must be a flat list of integer token ids")
-        array = array.astype(np.int64)
-        bad = (array < 0) | (array >= self.tokenizer.vocab_size) | (array == self.index.separator)
-        if bad.any():
-            raise QueryError(
-                f"{what} holds token id {int(array[bad][0])}, which is not a token of this "
-                f"index (ids 0..{self.tokenizer.vocab_size - 1}, the separator excluded)"
-            )
-        return array
+        return checked_ids(ids, self.tokenizer.vocab_size, self.index.separator, what)
 
     def token(self, token_id: int, what: str = "token") -> int:
         return int(self.query(np.asarray([token_id]), what)[0])
@@ -308,3 +296,21 @@ class Engine:
     ) -> CnfHits:
         checked = [[self.query(ngram, "CNF n-gram") for ngram in clause] for clause in clauses]
         return documents.cnf_search(self, checked, offset, limit, max_clause_freq)
+
+
+def checked_ids(ids: Ids, vocab_size: int, separator: int, what: str = "query") -> np.ndarray:
+    """`ids` as int64 when every one is a real token of the vocabulary (not the
+    separator); QueryError naming the first that is not. Empty input gives an empty array."""
+    array = np.asarray(ids)
+    if array.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+        raise QueryError(f"{what} must be a flat list of integer token ids")
+    array = array.astype(np.int64)
+    bad = (array < 0) | (array >= vocab_size) | (array == separator)
+    if bad.any():
+        raise QueryError(
+            f"{what} holds token id {int(array[bad][0])}, which is not a token of this "
+            f"index (ids 0..{vocab_size - 1}, the separator excluded)"
+        )
+    return array
