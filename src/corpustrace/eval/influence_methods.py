@@ -112,8 +112,7 @@ class _SeedModel:
             [self.raw.features([chunk_tokens_of(index, r) for r in b]) for b in batches(table, 8)]
         ).astype(np.float64)
         self.raw_train_unit = unit(self.raw_train)
-        self.store_docs = self.trackstar.store.chunks[:, 2]
-        first = {}
+        first: dict[int, np.ndarray] = {}
         for row in table[::-1]:
             first[int(row[2])] = row
         self.first_chunk = first  # the document's first chunk, for the tail-patch
