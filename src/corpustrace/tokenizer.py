@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import tokenizers
 
+from corpustrace.bpe import ByteLevelBPE
+from corpustrace.bpe_tables import TABLES_FILE, BpeTables, tables_from_spec
 from corpustrace.errors import QueryError, TokenizerError
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -105,11 +107,16 @@ class Tokenizer:
         *,
         lazy_from: Path | None = None,
         vocab_size: int | None = None,
+        tables_from: Path | None = None,
     ) -> None:
         """`hf`, or (`lazy_from`, `vocab_size`): a tokenizer.json loaded on first use and
-        checked then to hold `vocab_size` ids (loading GPT-2's takes 50-200 ms)."""
+        checked then to hold `vocab_size` ids (loading GPT-2's takes 150-600 ms).
+        `tables_from`: the index's byte-level BPE tables, which encode and decode
+        without loading tokenizer.json at all (see `bpe_tables`)."""
         self._hf = hf
         self._lazy_from = lazy_from
+        self._tables_from = tables_from
+        self._fast: ByteLevelBPE | None = None
         self._lock = threading.Lock()
         self.name = name
         self.kind = kind  # "bytes" uses a fast path for encoding
@@ -147,6 +154,26 @@ class Tokenizer:
             raise TokenizerError(f"{path}: {size} tokens, but {described} says {self.vocab_size}")
         return hf
 
+    @property
+    def fast(self) -> ByteLevelBPE | None:
+        """The encoder over the index's BPE tables (loaded on first use), if it has them."""
+        if self._tables_from is None:
+            return None
+        fast = self._fast
+        if fast is None:
+            with self._lock:
+                if self._fast is None:
+                    tables = BpeTables.load(self._tables_from, self.vocab_size)
+                    self._fast = ByteLevelBPE(tables)
+                fast = self._fast
+        return fast
+
+    def warm(self) -> None:
+        """Load the BPE tables and compile their patterns now (a server, before serving)."""
+        fast = self.fast
+        if fast is not None:
+            fast.encode_with_offsets("warm up")
+
     # -- description and persistence -------------------------------------------------
 
     def describe(self) -> dict[str, object]:
@@ -162,6 +189,15 @@ class Tokenizer:
         path = directory / TOKENIZER_FILE
         self.hf.save(str(path), pretty=False)  # half the bytes of the indented form
         (directory / DESCRIPTION_FILE).write_text(json.dumps(self.describe(), indent=2))
+        tables = None
+        if self.kind != "bytes":
+            tables = tables_from_spec(
+                json.loads(self.hf.to_str()), TokenBytes(self.hf, self.vocab_size).all()
+            )
+        if tables is not None:
+            tables.save(directory / TABLES_FILE)
+        else:
+            (directory / TABLES_FILE).unlink(missing_ok=True)
         return path
 
     @classmethod
@@ -182,8 +218,16 @@ class Tokenizer:
                 raise TokenizerError(f"{meta}: not a JSON object")
         name, kind = str(info.get("name", path)), str(info.get("kind", "tokenizers"))
         size = info.get("vocab_size")
+        tables = directory / TABLES_FILE
         if isinstance(size, int) and not isinstance(size, bool) and size > 0:
-            return cls(None, name, kind, lazy_from=path, vocab_size=size)
+            return cls(
+                None,
+                name,
+                kind,
+                lazy_from=path,
+                vocab_size=size,
+                tables_from=tables if tables.is_file() else None,
+            )
         try:
             hf = tokenizers.Tokenizer.from_file(str(path))
         except Exception as exc:
@@ -197,6 +241,9 @@ class Tokenizer:
         check_text(text)
         if self.kind == "bytes":
             return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(self.dtype)
+        fast = self.fast
+        if fast is not None and fast.can_encode(text):
+            return np.asarray(fast.encode_with_offsets(text)[0], dtype=self.dtype)
         return np.asarray(self.hf.encode(text, add_special_tokens=False).ids, dtype=self.dtype)
 
     def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
@@ -217,13 +264,20 @@ class Tokenizer:
             for ci, ch in enumerate(text):
                 offsets.extend((ci, ci + 1) for _ in ch.encode("utf-8"))
             return ids, offsets
+        fast = self.fast
+        if fast is not None and fast.can_encode(text):
+            fast_ids, fast_offsets = fast.encode_with_offsets(text)
+            return np.asarray(fast_ids, dtype=self.dtype), fast_offsets
         enc = self.hf.encode(text, add_special_tokens=False)
         return np.asarray(enc.ids, dtype=self.dtype), [(a, b) for a, b in enc.offsets]
 
     # -- decoding -------------------------------------------------------------------
 
     @cached_property
-    def _bytes(self) -> TokenBytes:
+    def _bytes(self) -> TokenBytes | TablePieces:
+        fast = self.fast
+        if fast is not None:
+            return TablePieces(fast.tables)
         return TokenBytes(self.hf, self.vocab_size)
 
     @property
@@ -286,25 +340,13 @@ class Tokenizer:
         return self._bytes.many([int(token_id)])[0].decode("utf-8", errors="replace")
 
 
-class TokenBytes:
-    """Exact bytes of token ids, each computed on first need and kept (thread-safe: a
-    race only computes a piece twice).
+class PieceCache:
+    """Exact bytes of token ids, each computed on first need by `_piece` and kept
+    (thread-safe: a race only computes a piece twice)."""
 
-    Byte-level BPE (GPT-2): a piece's characters map back to bytes through the inverse
-    of `bytes_to_unicode`, one `str.translate` + latin-1 encode per piece. Metaspace
-    (SentencePiece): "▁" is a space and <0xNN> a byte. Added tokens are their
-    content. Anything else is decoded by the tokenizer itself, one id at a time.
-    """
-
-    def __init__(self, hf: tokenizers.Tokenizer, vocab_size: int) -> None:
-        self.hf = hf
-        self.vocab_size = vocab_size
-        decoder = json.dumps(json.loads(hf.decoder.__getstate__())) if hf.decoder else "{}"
-        self.byte_level = '"ByteLevel"' in decoder
-        self.metaspace = '"Metaspace"' in decoder or "\\u2581" in decoder or "▁" in decoder
-        self.special = {i: t.content for i, t in hf.get_added_tokens_decoder().items()}
-        self.cache: dict[int, bytes] = {}
-        self._all: list[bytes] | None = None
+    vocab_size: int
+    cache: dict[int, bytes]
+    _all: list[bytes] | None
 
     def many(self, ids: list[int]) -> list[bytes]:
         cache = self.cache
@@ -324,6 +366,29 @@ class TokenBytes:
         return self._all
 
     def _piece(self, tid: int) -> bytes:
+        raise NotImplementedError
+
+
+class TokenBytes(PieceCache):
+    """Token bytes from a parsed `tokenizers.Tokenizer`.
+
+    Byte-level BPE (GPT-2): a piece's characters map back to bytes through the inverse
+    of `bytes_to_unicode`, one `str.translate` + latin-1 encode per piece. Metaspace
+    (SentencePiece): "▁" is a space and <0xNN> a byte. Added tokens are their
+    content. Anything else is decoded by the tokenizer itself, one id at a time.
+    """
+
+    def __init__(self, hf: tokenizers.Tokenizer, vocab_size: int) -> None:
+        self.hf = hf
+        self.vocab_size = vocab_size
+        decoder = json.dumps(json.loads(hf.decoder.__getstate__())) if hf.decoder else "{}"
+        self.byte_level = '"ByteLevel"' in decoder
+        self.metaspace = '"Metaspace"' in decoder or "\\u2581" in decoder or "▁" in decoder
+        self.special = {i: t.content for i, t in hf.get_added_tokens_decoder().items()}
+        self.cache = {}
+        self._all = None
+
+    def _piece(self, tid: int) -> bytes:
         piece = self.hf.id_to_token(tid)
         if piece is None:
             return b""
@@ -338,6 +403,19 @@ class TokenBytes:
             m = _BYTE_FALLBACK.match(piece)
             return bytes([int(m.group(1), 16)]) if m else piece.replace("▁", " ").encode()
         return self.hf.decode([tid], skip_special_tokens=False).encode("utf-8")
+
+
+class TablePieces(PieceCache):
+    """Token bytes read from the index's BPE tables, which hold every id's bytes."""
+
+    def __init__(self, tables: BpeTables) -> None:
+        self.tables = tables
+        self.vocab_size = tables.vocab_size
+        self.cache = {}
+        self._all = None
+
+    def _piece(self, tid: int) -> bytes:
+        return self.tables.piece(tid)
 
 
 def _byte_level_inverse() -> dict[int, str]:

@@ -16,6 +16,7 @@ import pytest
 import tokenizers
 from tokenizers import decoders, models, pre_tokenizers
 
+from corpustrace.bpe_tables import TABLES_FILE
 from corpustrace.errors import TokenizerError
 from corpustrace.tokenizer import Tokenizer, bytes_to_unicode
 from corpustrace.tokenizer_load import load_tokenizer
@@ -106,6 +107,11 @@ def test_an_index_tokenizer_is_parsed_on_first_use(tmp_path: Path, bpe_path: Pat
     lazy = Tokenizer.from_index_dir(tmp_path)
     assert lazy._hf is None and lazy.vocab_size == tok.vocab_size and lazy.width == tok.width
     assert lazy.encode("The river").tolist() == tok.encode("The river").tolist()
+    assert lazy.token_bytes == tok.token_bytes
+    assert lazy._hf is None  # the BPE tables beside it encode and decode
+    (tmp_path / TABLES_FILE).unlink()  # an index without them (an older build)
+    lazy = Tokenizer.from_index_dir(tmp_path)
+    assert lazy.encode("The river").tolist() == tok.encode("The river").tolist()
     assert lazy._hf is not None and lazy.token_bytes == tok.token_bytes
 
 
@@ -113,6 +119,9 @@ def test_a_damaged_index_tokenizer_fails_on_first_use(tmp_path: Path, bpe_path: 
     load_tokenizer(bpe_path).save(tmp_path)
     info = json.loads((tmp_path / "corpustrace.json").read_text())
     (tmp_path / "corpustrace.json").write_text(json.dumps({**info, "vocab_size": 7}))
+    with pytest.raises(TokenizerError, match="7"):
+        Tokenizer.from_index_dir(tmp_path).encode("x")
+    (tmp_path / TABLES_FILE).unlink()  # tokenizer.json itself (test_bpe_tables: the tables)
     with pytest.raises(TokenizerError, match="7"):
         Tokenizer.from_index_dir(tmp_path).encode("x")
     (tmp_path / "tokenizer.json").write_text("{not json")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from corpustrace.bpe_tables import TABLES_FILE
 from corpustrace.errors import IndexFormatError, NotFound
 from corpustrace.index import format as fmt
 from corpustrace.index.reader import Index, Shard
@@ -34,10 +35,11 @@ class Part:
 def tokenizer_key(manifest: fmt.Manifest) -> tuple[object, ...]:
     """What must agree for token ids to mean the same text: the tokenizer files' hashes
     (from the manifest), the token width and the separator."""
+    derived = f"{fmt.TOKENIZER_DIR}/{TABLES_FILE}"  # made from tokenizer.json, or absent
     files = sorted(
         (name, info.sha256)
         for name, info in manifest.files.items()
-        if name.startswith(fmt.TOKENIZER_DIR + "/")
+        if name.startswith(fmt.TOKENIZER_DIR + "/") and name != derived
     )
     return (tuple(files), manifest.token_width, manifest.separator)
 

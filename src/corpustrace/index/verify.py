@@ -3,15 +3,18 @@ manifest, the structure that opening checks (shard list included), and suffix-ar
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from corpustrace.errors import IndexFormatError
+from corpustrace.bpe_tables import TABLES_FILE, BpeTables, tables_from_spec
+from corpustrace.errors import IndexFormatError, TokenizerError
 from corpustrace.index import format as fmt
 from corpustrace.index.checks import check_shard_json
 from corpustrace.index.reader import Index, Shard, open_array
+from corpustrace.tokenizer import TokenBytes
 
 SPOT_CHECKS = 2000
 COMPARE_CHUNK = 64  # tokens compared first; the block doubles while the suffixes agree
@@ -126,10 +129,29 @@ def verify_index(path: Path, hashes: bool = True, samples: int = SPOT_CHECKS) ->
     try:
         for shard in index.shards:
             check_order(shard, report, samples)
+        check_tables(index, report)
         check_lexical(path, manifest, report)
     finally:
         index.close()
     return report
+
+
+def check_tables(index: Index, report: VerifyReport) -> None:
+    """The tokenizer's BPE tables are exactly those its tokenizer.json gives."""
+    path = index.path / fmt.TOKENIZER_DIR / TABLES_FILE
+    if not path.is_file():
+        return
+    try:
+        hf = index.tokenizer.hf
+        stored = BpeTables.load(path, index.tokenizer.vocab_size).to_bytes()
+    except TokenizerError as exc:
+        report.problems.append(str(exc))
+        return
+    made = tables_from_spec(
+        json.loads(hf.to_str()), TokenBytes(hf, index.tokenizer.vocab_size).all()
+    )
+    if made is None or made.to_bytes() != stored:
+        report.problems.append(f"{path}: does not match {path.parent / 'tokenizer.json'}")
 
 
 def require_intact(path: Path, samples: int = SPOT_CHECKS) -> VerifyReport:

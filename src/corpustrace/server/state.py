@@ -93,6 +93,7 @@ class AppState:
             engine = open_engine(self.settings)
             try:  # the library parses tokenizer.json on first use; a server before serving
                 _ = engine.tokenizer.hf
+                engine.tokenizer.warm()
             except TokenizerError as exc:
                 engine.close()
                 raise IndexFormatError(str(exc)) from exc
