@@ -277,9 +277,9 @@ def test_suffix_array_written_in_small_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, width_vocab: int
 ) -> None:
     """The chunked filter of byte-level suffixes gives the same order for every width."""
-    from corpustrace.index import shard_writer
+    from corpustrace.index import suffix_sort
 
-    monkeypatch.setattr(shard_writer, "SA_CHUNK", 7)
+    monkeypatch.setattr(suffix_sort, "SA_CHUNK", 7)
     vocab = {f"w{i}": i for i in range(width_vocab)}
     hf = HFTokenizer(models.WordLevel(vocab=vocab, unk_token="w0"))
     hf.pre_tokenizer = pre_tokenizers.WhitespaceSplit()

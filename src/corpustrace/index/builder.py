@@ -72,6 +72,14 @@ def default_max_memory() -> int:
     return int(psutil.virtual_memory().total * 0.4)
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def shard_tokens_for(max_memory: int, width: int) -> int:
     """Positions per shard so that filling one shard while sorting another fits.
 
@@ -163,6 +171,7 @@ def _build(opts: BuildOptions) -> BuildResult:
             progress,
             state,
             lambda: _stats_dict(stats),
+            sort_workers=opts.workers or available_cores(),
         )
     finally:
         progress.close()

@@ -1,8 +1,10 @@
 """Token documents -> shards -> manifest. Used by the corpus builder and by tests.
 
-The main thread fills a shard buffer while a writer thread sorts and writes the
-previous shard (divsufsort releases the GIL for most of its work), so tokenizing and
-suffix sorting overlap on two or more cores, with at most two shards in memory.
+The main thread fills a shard buffer while a writer thread writes the previous one
+(divsufsort releases the GIL; large shards are sorted in processes of their own, see
+`suffix_sort`), so tokenizing and suffix sorting overlap, with at most two buffers in
+memory. A full buffer of a large corpus becomes several shards sorted side by side, so
+that the sort, which runs on one core per shard, keeps every core busy.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import corpustrace
 from corpustrace.errors import BuildError
 from corpustrace.index import format as fmt
 from corpustrace.index.progress import Progress
-from corpustrace.index.shard_writer import ShardBuffer, write_shard
+from corpustrace.index.shard_writer import ShardBuffer, shards_for, write_shards_of
 from corpustrace.tokenizer import Tokenizer
 
 
@@ -43,10 +45,12 @@ def write_shards(
     progress: Progress,
     state: dict[str, Any],
     stats: Callable[[], dict[str, Any]] = dict,
+    sort_workers: int = 1,
 ) -> int:
-    """Write shards numbered from `number`; returns how many were written."""
+    """Write shards numbered from `number`; returns how many were written. A full buffer
+    of a large corpus becomes up to `sort_workers` shards sorted side by side."""
     written = 0
-    pending: Future[fmt.ShardInfo] | None = None
+    pending: Future[list[fmt.ShardInfo]] | None = None
     buf = ShardBuffer(tokenizer.dtype, tokenizer.separator)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer") as writer:
 
@@ -55,11 +59,11 @@ def write_shards(
             if pending is not None:
                 pending.result()  # at most one shard sorting while the next fills
             check_disk(out, full, tokenizer.width)
-            name = fmt.shard_name(number)
+            names = [fmt.shard_name(number + k) for k in range(shards_for(full, sort_workers))]
             snapshot = stats()
-            pending = writer.submit(_write_and_record, full, out, name, tokenizer, state, snapshot)
-            number += 1
-            written += 1
+            pending = writer.submit(_write_and_record, full, out, names, tokenizer, state, snapshot)
+            number += len(names)
+            written += len(names)
 
         for item in items:
             n = len(item.ids)
@@ -68,8 +72,7 @@ def write_shards(
             if buf.n_docs and buf.n_positions + 1 + n > per_shard:
                 seal(buf)
                 buf = ShardBuffer(tokenizer.dtype, tokenizer.separator)
-            buf.add(item.ids, item.meta)
-            buf.source_end = item.source_end
+            buf.add(item.ids, item.meta, item.source_end)
             progress.update(1, n)
         if buf.n_docs:
             seal(buf)
@@ -81,19 +84,21 @@ def write_shards(
 def _write_and_record(
     buf: ShardBuffer,
     out: Path,
-    name: str,
+    names: list[str],
     tokenizer: Tokenizer,
     state: dict[str, Any],
     snapshot: dict[str, Any],
-) -> fmt.ShardInfo:
+) -> list[fmt.ShardInfo]:
     try:
-        info = write_shard(buf, out, name, tokenizer.vocab_size)
+        infos = write_shards_of(buf, out, names, tokenizer.vocab_size)
     except OSError as exc:
-        raise BuildError(f"writing {out / name} failed: {exc.strerror or exc}") from exc
+        raise BuildError(f"writing {out / names[0]} failed: {exc.strerror or exc}") from exc
+    except RuntimeError as exc:  # a sorting process that failed (out of memory, killed)
+        raise BuildError(f"writing {out / names[0]} failed: {exc}") from exc
     if state:
         state["stats"] = snapshot
         fmt.write_json_atomic(out / fmt.BUILD_STATE, state)
-    return info
+    return infos
 
 
 def id_limit(tokenizer: Tokenizer) -> int:
@@ -201,6 +206,7 @@ def build_from_tokens(
     tokenizer: Tokenizer,
     docs: Iterable[tuple[Sequence[int] | np.ndarray, dict[str, Any]]],
     shard_tokens: int = 1 << 30,
+    sort_workers: int = 1,
 ) -> fmt.Manifest:
     """Write a complete index from already tokenized documents (tests, programmatic use)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -208,7 +214,8 @@ def build_from_tokens(
         TokenizedDoc(checked_ids(ids, tokenizer, i), orjson.dumps(meta), (0, i + 1))
         for i, (ids, meta) in enumerate(docs)
     )
-    write_shards(items, tokenizer, out, 0, shard_tokens, Progress(quiet=True), state={})
+    progress = Progress(quiet=True)
+    write_shards(items, tokenizer, out, 0, shard_tokens, progress, {}, sort_workers=sort_workers)
     shards = complete_shards(out, 0)
     return finish_index(out, tokenizer, shards, None, {"source": "tokens"})
 
