@@ -16,12 +16,17 @@ from pathlib import Path
 
 import pytest
 import tokenizers
-from tests.conftest import fixture_text
 from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
 
 from corpustrace.bpe_tables import TABLES_FILE, BpeTables, tables_from_spec, why_not
 from corpustrace.errors import TokenizerError
 from corpustrace.tokenizer import TokenBytes, Tokenizer
+
+DATA = Path(__file__).parents[1] / "data"
+
+
+def fixture_text() -> str:
+    return (DATA / "sample.txt").read_text(encoding="utf-8")
 
 LLAMA3_SPLIT = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"

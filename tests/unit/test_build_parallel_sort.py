@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.unit.test_build import brute_count, doc_tokens, index_count, naive_suffix_array
+from test_build import brute_count, doc_tokens, index_count, naive_suffix_array
 
 from corpustrace.errors import BuildError
 from corpustrace.index import format as fmt
