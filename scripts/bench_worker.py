@@ -37,8 +37,12 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         t1 = time.perf_counter()
         engine = Engine.open(spec["index"])
         t2 = time.perf_counter()
-        if spec.get("parse_tokenizer_first"):  # apart: what the first trace spends on it
-            _ = engine.tokenizer.hf
+        # The index's BPE tables when it has them, else tokenizer.json (parsed on first use).
+        res["bpe_tables"] = engine.tokenizer.fast is not None
+        if spec.get("tokenizer_first"):  # apart: what the first trace spends on it
+            engine.tokenizer.warm()
+            if not res["bpe_tables"]:
+                _ = engine.tokenizer.hf
             res["tokenizer_ms"] = (time.perf_counter() - t2) * 1e3
             t2 = time.perf_counter()
 

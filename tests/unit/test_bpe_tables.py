@@ -28,6 +28,7 @@ DATA = Path(__file__).parents[1] / "data"
 def fixture_text() -> str:
     return (DATA / "sample.txt").read_text(encoding="utf-8")
 
+
 LLAMA3_SPLIT = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"

@@ -19,6 +19,7 @@ from brute import (
 
 from corpustrace.engine.search import (
     compare_suffixes,
+    first_token_bounds,
     insertion_lcps,
     insertion_ranks,
     query_batch,
@@ -67,6 +68,29 @@ def test_suffix_arrays_are_sorted_like_a_naive_sort(
         assert shard.positions(ranks).tolist() == naive_suffix_array(tokens)
 
 
+def test_first_token_bounds_hold_exactly_the_suffixes_of_each_token(
+    corpora: list[Corpus],
+) -> None:
+    """Shard.token_starts (running sum of the shard's unigram) against a naive suffix
+    array: the ranks of every real token, the separators after them."""
+    shards = [s for _, _, engine in corpora[:12] for s in engine.index.shards]
+    for shard in shards:
+        tokens = np.asarray(shard.tokens).tolist()
+        firsts = [tokens[p] for p in naive_suffix_array(tokens)]
+        starts = shard.token_starts.tolist()
+        assert len(starts) == shard.id_limit + 1
+        for t in range(shard.id_limit):
+            assert firsts[starts[t] : starts[t + 1]] == [t] * tokens.count(t)
+        assert all(f >= shard.id_limit for f in firsts[starts[-1] :])
+        real = next(t for t in tokens if t < shard.id_limit)
+        queries = [[], [0], [real], [shard.id_limit - 1, 0]]
+        flat, qstarts, lens = query_batch(queries)
+        lo, hi = first_token_bounds(shard.token_starts, shard.n_tokens, flat, qstarts, lens)
+        assert (lo[0], hi[0]) == (0, shard.n_tokens)
+        for j, q in enumerate(queries[1:], 1):
+            assert (lo[j], hi[j]) == (starts[q[0]], starts[q[0] + 1])
+
+
 def test_search_functions_on_raw_arrays() -> None:
     """search.py alone, on arrays without separators, where queries can sort past the end."""
     rng = np.random.default_rng(7)
@@ -85,7 +109,7 @@ def test_search_functions_on_raw_arrays() -> None:
             assert (lo[j], hi[j]) == ((matching[0], matching[-1] + 1) if matching else (lo[j],) * 2)
             assert ranks[j] == sum(s < q for s in suffixes)
             assert lcps[j] == max(common_prefix(s, q) for s in suffixes)
-            assert sa_range_one(tokens, sa.__getitem__, len(tokens), q) == (lo[j], hi[j])
+            assert sa_range_one(tokens, sa.__getitem__, 0, len(tokens), q) == (lo[j], hi[j])
         assert ranks[-3] == len(tokens) and ranks[len(queries) - 5] == 0
 
 

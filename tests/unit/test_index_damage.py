@@ -92,6 +92,18 @@ def test_flipped_unigram_count_is_refused(copy: Path) -> None:
     assert "sum" in refused(copy, fmt.UNIGRAM)
 
 
+def test_flipped_shard_unigram_count_is_a_named_error(copy: Path) -> None:
+    """The shard's own counts bound every single-n-gram search: a count that no longer
+    sums to the shard's tokens stops the search, naming the file (never a wrong count)."""
+    path = copy / SHARD / fmt.SHARD_UNIGRAM
+    nonzero = int(np.flatnonzero(np.fromfile(path, dtype="<u8"))[0])
+    flip(path, nonzero * 8)
+    with Engine.open(copy) as engine, pytest.raises(IndexFormatError, match=fmt.SHARD_UNIGRAM):
+        engine.count([nonzero])
+    with Engine.open(copy) as engine, pytest.raises(IndexFormatError, match=fmt.SHARD_UNIGRAM):
+        engine.count_many([[nonzero], [nonzero, nonzero]])
+
+
 def test_flipped_document_start_is_refused(copy: Path) -> None:
     flip(copy / SHARD / fmt.DOCS, 3 * 8)  # the low byte of document 3's start
     refused(copy, f"{SHARD}/{fmt.DOCS}")

@@ -86,6 +86,19 @@ def test_swapped_suffix_array_entries_are_out_of_order(three: Path) -> None:
     assert any("SHA-256" in p for p in verify_index(three).problems)
 
 
+def test_moved_shard_unigram_count_is_reported(three: Path) -> None:
+    """Counts moved between two tokens (the sum kept) would bound searches wrongly."""
+    assert verify_index(three, hashes=False).ok
+    path = three / "shard-00001" / fmt.SHARD_UNIGRAM
+    counts = np.fromfile(path, dtype="<u8")
+    a, b = np.flatnonzero(counts)[:2]
+    counts[a] += 1
+    counts[b] -= 1
+    counts.tofile(path)
+    report = verify_index(three, hashes=False)
+    assert any("counts place token" in p for p in report.problems), report.problems
+
+
 def test_edited_shard_json_is_reported(three: Path) -> None:
     path = three / "shard-00002" / fmt.SHARD_INFO
     info = json.loads(path.read_text())

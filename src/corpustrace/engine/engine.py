@@ -37,6 +37,7 @@ from corpustrace.engine.results import (
 from corpustrace.engine.search import (
     Position,
     Positions,
+    first_token_bounds,
     list_view,
     query_batch,
     sa_range_one,
@@ -64,6 +65,7 @@ class ShardArrays:
     n_docs: int
     position: Position  # one rank -> one position, for scalar searches
     token_list: np.ndarray | memoryview  # tokens, sliced to lists by scalar searches
+    source: Shard
 
     @classmethod
     def of(cls, shard: Shard) -> ShardArrays:
@@ -79,7 +81,13 @@ class ShardArrays:
             shard.n_docs,
             shard.position,
             list_view(tokens),
+            shard,
         )
+
+    def bounds(self, token: int) -> tuple[int, int]:
+        """Ranks [lo, hi) of the suffixes that start with one real token id."""
+        starts = self.source.token_starts
+        return starts.item(token), starts.item(token + 1)
 
     @property
     def real(self) -> int:
@@ -148,13 +156,16 @@ class Engine:
         their numpy steps too short to release the GIL for long, so threads would only
         add hand-offs. Large ones gain from overlapping page faults and long gathers.
         """
-        if self.closed:
-            raise IndexFormatError(f"{self.index.path}: the index has been closed")
+        self.check_open()
         if self._pool is None or self.index_positions < self.parallel_min_positions:
             return [fn(item) for item in items]
         # Each task runs in a copy of the caller's context, so it sees the caller's deadline.
         tasks = [(contextvars.copy_context(), item) for item in items]
         return list(self._pool.map(lambda task: task[0].run(fn, task[1]), tasks))
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise IndexFormatError(f"{self.index.path}: the index has been closed")
 
     def query(self, ids: Ids, what: str = "query") -> np.ndarray:
         """Validated token ids as int64: real tokens of the vocabulary, no separator."""
@@ -173,7 +184,8 @@ class Engine:
         """
 
         def one(shard: ShardArrays) -> tuple[np.ndarray, np.ndarray]:
-            lo, hi = sa_ranges(shard.tokens, shard.positions, shard.n, flat, starts, lens)
+            bounds = first_token_bounds(shard.source.token_starts, shard.n, flat, starts, lens)
+            lo, hi = sa_ranges(shard.tokens, shard.positions, shard.n, flat, starts, lens, bounds)
             hi[lens == 0] = shard.real
             return lo, hi
 
@@ -192,9 +204,13 @@ class Engine:
     def find_many(self, seqs: Sequence[Ids]) -> list[FindResult]:
         """`find` of many n-grams, searched together: about the cost of a single one."""
         if len(seqs) == 1 and len(seqs[0]):
+            # One n-gram: a scalar search per shard, in this thread (it holds the GIL
+            # throughout, so the pool would only add two hand-offs per shard).
             query = self.query(seqs[0]).tolist()
+            self.check_open()
             ranges = tuple(
-                self.map_shards(lambda s: sa_range_one(s.token_list, s.position, s.n, query))
+                sa_range_one(s.token_list, s.position, *s.bounds(query[0]), query)
+                for s in self.shards
             )
             return [FindResult(count=sum(b - a for a, b in ranges), ranges=ranges)]
         flat, starts, lens = query_batch([self.query(s) for s in seqs])

@@ -152,9 +152,12 @@ def list_view(tokens: np.ndarray) -> np.ndarray | memoryview:
 
 
 def sa_range_one(
-    tokens: np.ndarray | memoryview, position: Position, n: int, query: list[int]
+    tokens: np.ndarray | memoryview, position: Position, lo: int, hi: int, query: list[int]
 ) -> tuple[int, int]:
-    """[lo, hi) rank range of the suffixes starting with one non-empty query.
+    """[lo, hi) rank range of the suffixes starting with one non-empty query, searched
+    within the ranks [lo, hi) given: every suffix before `lo` must sort before the query
+    and every one from `hi` on after it (0 and n always qualify; so do the bounds of the
+    query's first token, `first_token_bounds`).
 
     A plain binary search (Manber & Myers, 1993) on the query's first len(query)
     tokens of each probed suffix, one Python int per probe (`position`): for a single
@@ -163,7 +166,7 @@ def sa_range_one(
     that sorts after the query bounds the end of the range.
     """
     m = len(query)
-    lo, hi, upper = 0, n, n
+    upper = hi
     while lo < hi:
         mid = (lo + hi) >> 1
         p = position(mid)
@@ -185,6 +188,25 @@ def sa_range_one(
     return first, lo
 
 
+def first_token_bounds(
+    token_starts: np.ndarray, n: int, flat: np.ndarray, starts: np.ndarray, lens: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rank bounds [lo, hi) of each query's first token (every rank for an empty query).
+
+    Suffixes sort by their first token first, so those starting with token t hold the
+    ranks token_starts[t] .. token_starts[t + 1] - 1, where token_starts is the running
+    sum of the shard's counts of each real token (a shard's `unigram`). A search inside
+    them finds what a search of the whole array finds, in about log2(n / count(t))
+    probes instead of log2(n).
+    """
+    lo = np.zeros(len(starts), dtype=np.int64)
+    hi = np.full(len(starts), n, dtype=np.int64)
+    some = np.flatnonzero(lens > 0)
+    first = flat[starts[some]]
+    lo[some], hi[some] = token_starts[first], token_starts[first + 1]
+    return lo, hi
+
+
 def sa_ranges(
     tokens: np.ndarray,
     positions: Positions,
@@ -192,21 +214,25 @@ def sa_ranges(
     flat: np.ndarray,
     starts: np.ndarray,
     lens: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """[lo, hi) suffix-array rank ranges of suffixes that start with each query.
+    """[lo, hi) suffix-array rank ranges of suffixes that start with each query,
+    searched within `bounds` (as for `sa_range_one`; default: every rank).
 
     An empty query matches every suffix, separators included; callers decide what
     the empty n-gram means.
     """
     lo_out = np.zeros(len(starts), dtype=np.int64)
     hi_out = np.zeros(len(starts), dtype=np.int64)
+    if bounds is None:
+        bounds = np.zeros(len(starts), dtype=np.int64), np.full(len(starts), n, dtype=np.int64)
     for part in chunks(len(starts)):
         # Both ends in one search: each query twice, the second copy passing its matches.
         k = len(starts[part])
         s, m = np.tile(starts[part], 2), np.tile(lens[part], 2)
         past = np.repeat([False, True], k)
-        zeros, full = np.zeros(2 * k, dtype=np.int64), np.full(2 * k, n, dtype=np.int64)
-        ends, _, _ = lower_bounds(tokens, positions, flat, s, m, zeros, full, past)
+        first, last = np.tile(bounds[0][part], 2), np.tile(bounds[1][part], 2)
+        ends, _, _ = lower_bounds(tokens, positions, flat, s, m, first, last, past)
         lo_out[part], hi_out[part] = ends[:k], ends[k:]
     return lo_out, hi_out
 

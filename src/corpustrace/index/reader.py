@@ -62,6 +62,7 @@ class Shard:
         self.tokens = empty.view(self.tokens.dtype)
         self._sa_raw = self.docs = self.meta_offsets = self._meta = empty
         self.__dict__.pop("entries", None)
+        self.__dict__.pop("token_starts", None)
 
     @property
     def n_tokens(self) -> int:
@@ -76,6 +77,29 @@ class Shard:
     def entries(self) -> SaEntries:
         """The suffix array's entries (made once, on first use)."""
         return SaEntries(self._sa_raw, self.sa_width)
+
+    @cached_property
+    def token_starts(self) -> np.ndarray:
+        """At t, the first suffix-array rank whose suffix starts with token id t, for
+        t in 0..id_limit (int64; the last entry is the rank of the first separator).
+
+        The running sum of the shard's own `unigram` (read on first use, 8 bytes per
+        id): suffixes sort by their first token first. Checked to sum to the shard's
+        real tokens; the file's bytes are covered by the manifest's hash (`verify`).
+        """
+        counts = np.fromfile(self.path / fmt.SHARD_UNIGRAM, dtype="<u8")
+        real = self.n_tokens - self.n_docs
+        if len(counts) < self.id_limit or int(counts.sum(dtype=np.uint64)) != real:
+            raise damaged(
+                self.path / fmt.SHARD_UNIGRAM,
+                f"{len(counts)} counts summing to {int(counts.sum(dtype=np.uint64))}, "
+                f"expected {self.id_limit} summing to the shard's {real} tokens",
+            )
+        starts = np.zeros(self.id_limit + 1, dtype=np.int64)
+        np.cumsum(counts[: self.id_limit], out=starts[1:], dtype=np.int64)
+        if starts[-1] != real:
+            raise damaged(self.path / fmt.SHARD_UNIGRAM, "counts of ids past the vocabulary")
+        return starts
 
     def positions(self, ranks: np.ndarray | int) -> np.ndarray:
         """Token positions of the suffixes at the given suffix-array ranks (int64).

@@ -100,6 +100,36 @@ def check_order(shard: Shard, report: VerifyReport, samples: int, seed: int = 0)
             return
 
 
+def check_token_starts(shard: Shard, report: VerifyReport, samples: int, seed: int = 1) -> None:
+    """The shard's counts place sampled suffixes: the suffix at rank r starts with the
+    token t whose ranks token_starts[t] .. token_starts[t + 1] - 1 hold r (the bounds
+    of every single-n-gram search), the separators' suffixes after all of them."""
+    n = shard.n_tokens
+    if n == 0:
+        return
+    rng = np.random.default_rng(seed)
+    try:
+        starts = shard.token_starts
+        # Both edges of each sampled token's ranks, and random ranks.
+        edges = starts[:-1][starts[:-1] < starts[1:]]
+        picked = rng.choice(edges, size=min(samples, len(edges)), replace=False)
+        ranks = np.unique(np.concatenate([picked, picked - 1, rng.integers(0, n, samples)]))
+        ranks = ranks[(ranks >= 0) & (ranks < n)]
+        first = np.asarray(shard.tokens)[shard.positions(ranks)].astype(np.int64)
+    except IndexFormatError as exc:
+        report.problems.append(str(exc))
+        return
+    placed = np.searchsorted(starts, ranks, side="right") - 1
+    real = first < shard.id_limit
+    wrong = np.flatnonzero(np.where(real, placed != first, ranks < starts[-1]))
+    if wrong.size:
+        rank = int(ranks[wrong[0]])
+        report.problems.append(
+            f"{shard.path / fmt.SHARD_UNIGRAM}: rank {rank} starts with token "
+            f"{int(first[wrong[0]])}, the counts place token {int(placed[wrong[0]])} there"
+        )
+
+
 def check_shard_infos(path: Path, manifest: fmt.Manifest, report: VerifyReport) -> None:
     """Each shard.json says what the manifest says of its shard."""
     for info in manifest.shards:
@@ -129,6 +159,7 @@ def verify_index(path: Path, hashes: bool = True, samples: int = SPOT_CHECKS) ->
     try:
         for shard in index.shards:
             check_order(shard, report, samples)
+            check_token_starts(shard, report, samples)
         check_tables(index, report)
         check_lexical(path, manifest, report)
     finally:
