@@ -185,6 +185,18 @@ def summarize(q: dict[str, Any], p: dict[str, Any], build: dict[str, Any]) -> li
             "ms",
         ),
     ]
+    full = (
+        [r for r in p["warm_ours"] if r["traces"] > 1],
+        [r for r in p["warm_ig"] if r["traces"] > 1],
+    )
+    rows.append(
+        (
+            "warm trace p50 (requests 2..100 of a process)",
+            pct([r["later_p50_ms"] for r in full[0]], 50),
+            pct([r["later_p50_ms"] for r in full[1]], 50),
+            "ms",
+        )
+    )
     parsed = p["warm_ours_tokenizer"]
     what = "BPE tables" if all(r["bpe_tables"] for r in parsed) else "tokenizer.json"
     rows.append(

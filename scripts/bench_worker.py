@@ -75,9 +75,14 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     first = spec["first"]
     request(first)
     t3 = time.perf_counter()
+    later = []
     for i in range(1, spec["traces"]):
+        t4 = time.perf_counter()
         request(first + i)
+        later.append((time.perf_counter() - t4) * 1e3)
+    later.sort()
     res.update(
+        later_p50_ms=later[len(later) // 2] if later else None,
         import_ms=(t1 - t0) * 1e3,
         open_ms=(t2 - t1) * 1e3,
         first_ms=(t3 - t2) * 1e3,

@@ -25,8 +25,8 @@ import tokenizers
 from corpustrace.bpe import ByteLevelBPE
 from corpustrace.bpe_tables import TABLES_FILE, BpeTables, tables_from_spec
 from corpustrace.errors import QueryError, TokenizerError
+from corpustrace.tokenizer_files import TOKENIZER_FILE, parse, tokenizer_json_in, write_packed
 
-TOKENIZER_FILE = "tokenizer.json"
 DESCRIPTION_FILE = "corpustrace.json"
 _BYTE_FALLBACK = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 
@@ -143,10 +143,7 @@ class Tokenizer:
     def _load(self) -> tokenizers.Tokenizer:
         path = self._lazy_from
         assert path is not None
-        try:
-            hf = tokenizers.Tokenizer.from_file(str(path))
-        except Exception as exc:  # tokenizers raises plain Exception subclasses
-            raise TokenizerError(f"{path}: not a readable tokenizer.json ({exc})") from exc
+        hf = parse(path)
         release_freed_memory()  # parsing a large tokenizer.json leaves ~15 MiB of free heap
         size = int(hf.get_vocab_size(with_added_tokens=True))
         if size != self.vocab_size:
@@ -185,10 +182,12 @@ class Tokenizer:
         }
 
     def save(self, directory: Path) -> Path:
+        """tokenizer.json.zst, corpustrace.json (with the JSON's SHA-256) and, for a
+        byte-level BPE, the tables (tokenizer_files.py, bpe_tables.py)."""
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / TOKENIZER_FILE
-        self.hf.save(str(path), pretty=False)  # half the bytes of the indented form
-        (directory / DESCRIPTION_FILE).write_text(json.dumps(self.describe(), indent=2))
+        path, sha256 = write_packed(self.hf, directory)
+        description = {**self.describe(), "tokenizer_sha256": sha256}
+        (directory / DESCRIPTION_FILE).write_text(json.dumps(description, indent=2))
         tables = None
         if self.kind != "bytes":
             tables = tables_from_spec(
@@ -204,9 +203,10 @@ class Tokenizer:
     def from_index_dir(cls, directory: Path) -> Tokenizer:
         """The tokenizer of an index. Its tokenizer.json is parsed on first use when
         corpustrace.json records the vocabulary size (opening an index needs no more)."""
-        path = directory / TOKENIZER_FILE
-        if not path.is_file():
-            raise TokenizerError(f"{path}: tokenizer file missing")
+        found = tokenizer_json_in(directory)
+        if found is None:
+            raise TokenizerError(f"{directory / TOKENIZER_FILE}: tokenizer file missing")
+        path = found
         info: dict[str, object] = {}
         meta = directory / DESCRIPTION_FILE
         if meta.is_file():
@@ -228,11 +228,7 @@ class Tokenizer:
                 vocab_size=size,
                 tables_from=tables if tables.is_file() else None,
             )
-        try:
-            hf = tokenizers.Tokenizer.from_file(str(path))
-        except Exception as exc:
-            raise TokenizerError(f"{path}: not a readable tokenizer.json ({exc})") from exc
-        return cls(hf, name, kind)
+        return cls(parse(path), name, kind)
 
     # -- encoding -------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ import tokenizers
 from tokenizers import decoders, models, pre_tokenizers
 
 from corpustrace.errors import TokenizerError
-from corpustrace.tokenizer import TOKENIZER_FILE, Tokenizer, bytes_to_unicode
+from corpustrace.tokenizer import Tokenizer, bytes_to_unicode
+from corpustrace.tokenizer_files import PACKED_FILE, TOKENIZER_FILE, parse, tokenizer_json_in
 
 BYTES = "bytes"
 
@@ -19,8 +20,9 @@ BYTES = "bytes"
 def load_tokenizer(spec: str | Path) -> Tokenizer:
     """Open a tokenizer without any network access.
 
-    `spec` is `bytes` (UTF-8 bytes, ids 0..255), a `tokenizer.json` file, a `.gguf`
-    model file, a directory holding `tokenizer.json`, `vocab.json` + `merges.txt`
+    `spec` is `bytes` (UTF-8 bytes, ids 0..255), a `tokenizer.json` file (or an index's
+    `tokenizer.json.zst`), a `.gguf` model file, a directory holding either of those
+    (an index's `tokenizer/`), `vocab.json` + `merges.txt`
     or a SentencePiece model, or a model name already in the local Hugging Face cache.
     """
     text = str(spec)
@@ -30,6 +32,8 @@ def load_tokenizer(spec: str | Path) -> Tokenizer:
     if path.is_file():
         if path.suffix == ".gguf":
             return Tokenizer(gguf_tokenizer(path), path.name)
+        if path.name.endswith(PACKED_FILE):  # an index's compressed copy
+            return Tokenizer(parse(path), str(path))
         return Tokenizer(_from_file(path), str(path))
     if path.is_dir():
         return Tokenizer(_from_directory(path), str(path))
@@ -55,8 +59,9 @@ def _from_file(path: Path) -> tokenizers.Tokenizer:
 
 
 def _from_directory(path: Path) -> tokenizers.Tokenizer:
-    if (path / TOKENIZER_FILE).is_file():
-        return _from_file(path / TOKENIZER_FILE)
+    found = tokenizer_json_in(path)  # an index's tokenizer/ holds tokenizer.json.zst
+    if found is not None:
+        return parse(found)
     if (path / "vocab.json").is_file() and (path / "merges.txt").is_file():
         return gpt2_style_bpe(path / "vocab.json", path / "merges.txt")
     ggufs = sorted(path.glob("*.gguf"))

@@ -16,9 +16,16 @@ from pathlib import Path
 
 import pytest
 import tokenizers
+import zstandard
 from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
 
-from corpustrace.bpe_tables import TABLES_FILE, BpeTables, tables_from_spec, why_not
+from corpustrace.bpe_tables import (
+    PACKED_MAGIC,
+    TABLES_FILE,
+    BpeTables,
+    tables_from_spec,
+    why_not,
+)
 from corpustrace.errors import TokenizerError
 from corpustrace.tokenizer import TokenBytes, Tokenizer
 
@@ -241,10 +248,17 @@ def test_damaged_tables_are_refused(tmp_path: Path) -> None:
     raw = path.read_bytes()
     with pytest.raises(TokenizerError, match="ids, the tokenizer has"):
         BpeTables.load(path, tables.vocab_size + 1)
-    for damaged in (raw[: len(raw) // 2], b"x" + raw[1:], raw[:40]):
+    assert raw.startswith(PACKED_MAGIC)  # compressed: zstd after the first line
+    body = tables.to_bytes()  # the layout inside, which files first written hold as is
+    for damaged in (raw[: len(raw) // 2], b"x" + raw[1:], raw[:40], body[:40], b"x" + body):
         path.write_bytes(damaged)
         with pytest.raises(TokenizerError, match="damaged tokenizer tables"):
             BpeTables.load(path, tables.vocab_size)
+    path.write_bytes(body)
+    assert BpeTables.load(path, tables.vocab_size).to_bytes() == body
+    path.write_bytes(PACKED_MAGIC + zstandard.ZstdCompressor().compress(body[:-9]))
+    with pytest.raises(TokenizerError, match="damaged tokenizer tables"):
+        BpeTables.load(path, tables.vocab_size)
     merges = tables.merges.copy()
     merges[3, 2] = tables.vocab_size
     BpeTables(merges, tables.piece_offsets, tables.piece_bytes, tables.config).save(path)

@@ -23,6 +23,7 @@ from corpustrace.index import format as fmt
 from corpustrace.index import shard_writer
 from corpustrace.index.builder import BuildOptions, build
 from corpustrace.index.reader import Index
+from corpustrace.index.shard_counts import read_counts
 from corpustrace.index.shard_writer import ShardBuffer, shard_unigram, split_buffer
 from corpustrace.index.writer import build_from_tokens
 from corpustrace.tokenizer_load import load_tokenizer
@@ -92,7 +93,7 @@ def test_side_by_side_shards_match_naive_twins(
         tokens = shard.tokens.tolist()
         assert shard.positions(np.arange(shard.n_tokens)).tolist() == naive_suffix_array(tokens)
         counts = np.bincount([t for t in tokens if t != 65535], minlength=tok.vocab_size)
-        stored = np.fromfile(shard.path / fmt.SHARD_UNIGRAM, dtype="<u8")
+        stored = read_counts(shard.path)
         assert stored.tolist() == counts.tolist()
     grams = [[1], [0, 0], [3, 1, 2], *([docs[0][:2]] if docs[0][:2] else [])]
     for gram in grams:

@@ -15,6 +15,7 @@ from corpustrace.engine import Engine
 from corpustrace.errors import IndexFormatError
 from corpustrace.index import format as fmt
 from corpustrace.index.reader import Index
+from corpustrace.index.shard_counts import read_counts, write_counts
 from corpustrace.index.writer import build_from_tokens
 from corpustrace.tokenizer_load import load_tokenizer
 
@@ -92,16 +93,51 @@ def test_flipped_unigram_count_is_refused(copy: Path) -> None:
     assert "sum" in refused(copy, fmt.UNIGRAM)
 
 
-def test_flipped_shard_unigram_count_is_a_named_error(copy: Path) -> None:
-    """The shard's own counts bound every single-n-gram search: a count that no longer
-    sums to the shard's tokens stops the search, naming the file (never a wrong count)."""
+def relist(index: Path, old: str, new: str) -> None:
+    """Record shard file `new` (as it now is) in place of `old` in shard.json and the
+    manifest: a shard rewritten consistently, as a build of another version would."""
+    path = index / SHARD / new
+    entry = {"bytes": path.stat().st_size, "sha256": fmt.sha256_file(path)}
+    for where, pick in ((index / SHARD / fmt.SHARD_INFO, None), (index / fmt.MANIFEST, 0)):
+        data = json.loads(where.read_text())
+        info = data if pick is None else data["shards"][pick]
+        del info["files"][old]
+        info["files"][new] = entry
+        where.write_text(json.dumps(data))
+
+
+def test_damaged_shard_counts_are_a_named_error(copy: Path) -> None:
+    """The shard's own counts bound every single-n-gram search: counts that no longer sum
+    to the shard's tokens, or a file that does not decompress, stop the search with an
+    error naming the file (never a wrong count)."""
     path = copy / SHARD / fmt.SHARD_UNIGRAM
-    nonzero = int(np.flatnonzero(np.fromfile(path, dtype="<u8"))[0])
-    flip(path, nonzero * 8)
+    counts = read_counts(copy / SHARD).copy()
+    token = int(np.flatnonzero(counts)[0])
+    counts[token] += 1
+    write_counts(path, counts)
+    relist(copy, fmt.SHARD_UNIGRAM, fmt.SHARD_UNIGRAM)
     with Engine.open(copy) as engine, pytest.raises(IndexFormatError, match=fmt.SHARD_UNIGRAM):
-        engine.count([nonzero])
+        engine.count([token])
     with Engine.open(copy) as engine, pytest.raises(IndexFormatError, match=fmt.SHARD_UNIGRAM):
-        engine.count_many([[nonzero], [nonzero, nonzero]])
+        engine.count_many([[token], [token, token]])
+    path.write_bytes(b"\0" * path.stat().st_size)
+    with (
+        Engine.open(copy) as engine,
+        pytest.raises(IndexFormatError, match="damaged or unreadable"),
+    ):
+        engine.count([token])
+
+
+def test_shards_written_with_plain_counts_still_open(copy: Path) -> None:
+    """Indexes whose shards hold raw `unigram` (written before unigram.zst) open and
+    count the same."""
+    with Engine.open(copy) as engine:
+        want = [engine.count([t]) for t in range(40)]
+    read_counts(copy / SHARD).tofile(copy / SHARD / fmt.PLAIN_SHARD_UNIGRAM)
+    (copy / SHARD / fmt.SHARD_UNIGRAM).unlink()
+    relist(copy, fmt.SHARD_UNIGRAM, fmt.PLAIN_SHARD_UNIGRAM)
+    with Engine.open(copy) as engine:
+        assert [engine.count([t]) for t in range(40)] == want
 
 
 def test_flipped_document_start_is_refused(copy: Path) -> None:

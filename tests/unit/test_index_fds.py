@@ -13,7 +13,7 @@ import pytest
 from brute import Brute, scratch_dir
 
 from corpustrace.engine import Engine
-from corpustrace.index.mapping import map_file
+from corpustrace.index.mapping import advise_random, map_file, prefetch
 from corpustrace.index.writer import build_from_tokens
 from corpustrace.tokenizer_load import load_tokenizer
 
@@ -83,3 +83,42 @@ def test_a_map_outlives_its_file_descriptor_and_ends_with_its_arrays(tmp_path: P
     del view
     gc.collect()
     assert mapped(path) == 0
+
+
+def smaps_flags(path: Path) -> list[str]:
+    """The VmFlags of every map of `path` in this process (`rr`: MADV_RANDOM given)."""
+    flags, current = [], False
+    for line in (PROC / "smaps").read_text().splitlines():
+        if line[:1].isalnum() and "-" in line.split()[0]:
+            current = line.endswith(str(path))
+        elif current and line.startswith("VmFlags:"):
+            flags.append(line)
+    return flags
+
+
+@needs_proc
+def test_advice_marks_only_the_map_it_names_and_reads_stay_exact(tmp_path: Path) -> None:
+    path = tmp_path / "data"
+    values = np.random.default_rng(0).integers(0, 2**32, size=300_000, dtype=np.uint64)
+    values.astype("<u4").tofile(path)
+    array = map_file(path, "<u4")
+    other = map_file(path, "<u4")
+    assert advise_random(array[1:])  # an unaligned start is rounded down to its page
+    flags = smaps_flags(path)
+    assert len(flags) == 2 and sum(" rr" in f for f in flags) == 1, flags
+    picked = np.array([-5, 0, 7, 150_000, 299_999, 300_000, 10**9])
+    prefetch(array, picked)  # out-of-range indices are skipped, not an error
+    assert array[[0, 7, 150_000, 299_999]].tolist() == values[[0, 7, 150_000, 299_999]].tolist()
+    assert np.array_equal(other, values.astype("<u4"))
+    assert not advise_random(np.empty(0, dtype="<u4"))
+
+
+@needs_proc
+def test_the_engine_advises_random_reads_of_the_suffix_array_only(tmp_path: Path) -> None:
+    tok = load_tokenizer("bytes")
+    build_from_tokens(tmp_path / "index", tok, [(list(b"abcabc" * 2000), {})])
+    with Engine.open(tmp_path / "index") as engine:
+        shard = tmp_path / "index" / "shard-00000"
+        assert any(" rr" in f for f in smaps_flags(shard / "sa"))
+        assert not any(" rr" in f for f in smaps_flags(shard / "tokens"))
+        assert engine.count(list(b"abc")) == 4000

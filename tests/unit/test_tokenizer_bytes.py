@@ -8,12 +8,14 @@ decoded by the tokenizer itself, and added tokens.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
 
 import pytest
 import tokenizers
+import zstandard
 from tokenizers import decoders, models, pre_tokenizers
 
 from corpustrace.bpe_tables import TABLES_FILE
@@ -124,10 +126,12 @@ def test_a_damaged_index_tokenizer_fails_on_first_use(tmp_path: Path, bpe_path: 
     (tmp_path / TABLES_FILE).unlink()  # tokenizer.json itself (test_bpe_tables: the tables)
     with pytest.raises(TokenizerError, match="7"):
         Tokenizer.from_index_dir(tmp_path).encode("x")
-    (tmp_path / "tokenizer.json").write_text("{not json")
     (tmp_path / "corpustrace.json").write_text(json.dumps(info))
-    with pytest.raises(TokenizerError, match=r"tokenizer\.json"):
-        Tokenizer.from_index_dir(tmp_path).decode([1])
+    packed = tmp_path / "tokenizer.json.zst"
+    for damage in (b"not zstd", zstandard.ZstdCompressor().compress(b"{not json")):
+        packed.write_bytes(damage)
+        with pytest.raises(TokenizerError, match=r"tokenizer\.json\.zst"):
+            Tokenizer.from_index_dir(tmp_path).decode([1])
     (tmp_path / "corpustrace.json").write_text("[1]")
     with pytest.raises(TokenizerError, match="JSON object"):
         Tokenizer.from_index_dir(tmp_path)
@@ -137,9 +141,22 @@ def test_a_damaged_index_tokenizer_fails_on_first_use(tmp_path: Path, bpe_path: 
 
 
 def test_saved_tokenizer_is_compact_and_the_same(tmp_path: Path, bpe_path: Path) -> None:
+    """Saved compact and compressed, with the SHA-256 of the JSON; an index written
+    before (a plain tokenizer.json) still loads, by itself and as a tokenizer spec."""
     tok = load_tokenizer(bpe_path)
     tok.save(tmp_path)
-    saved = (tmp_path / "tokenizer.json").read_text()
-    assert "\n" not in saved and len(saved) < len(tok.hf.to_str(pretty=True))
-    again = Tokenizer.from_index_dir(tmp_path)
-    assert again.hf.to_str() == tok.hf.to_str()
+    assert not (tmp_path / "tokenizer.json").exists()
+    saved = zstandard.ZstdDecompressor().decompress((tmp_path / "tokenizer.json.zst").read_bytes())
+    assert b"\n" not in saved and len(saved) < len(tok.hf.to_str(pretty=True))
+    info = json.loads((tmp_path / "corpustrace.json").read_text())
+    assert info["tokenizer_sha256"] == hashlib.sha256(saved).hexdigest()
+    assert Tokenizer.from_index_dir(tmp_path).hf.to_str() == tok.hf.to_str()
+    for spec in (tmp_path, tmp_path / "tokenizer.json.zst"):
+        assert load_tokenizer(spec).encode("The river").tolist() == tok.encode("The river").tolist()
+    (tmp_path / "tokenizer.json").write_bytes(saved)
+    (tmp_path / "tokenizer.json.zst").unlink()
+    assert Tokenizer.from_index_dir(tmp_path).hf.to_str() == tok.hf.to_str()
+    tok.save(tmp_path)  # saving again leaves one copy, the compressed one
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("tokenizer")) == [
+        "tokenizer.json.zst"
+    ]

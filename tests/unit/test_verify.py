@@ -13,6 +13,7 @@ from brute import scratch_dir
 from corpustrace.cli import main
 from corpustrace.index import format as fmt
 from corpustrace.index.reader import Index
+from corpustrace.index.shard_counts import read_counts, write_counts
 from corpustrace.index.verify import suffix_order, verify_index
 from corpustrace.index.writer import build_from_tokens
 from corpustrace.tokenizer_load import load_tokenizer
@@ -89,12 +90,11 @@ def test_swapped_suffix_array_entries_are_out_of_order(three: Path) -> None:
 def test_moved_shard_unigram_count_is_reported(three: Path) -> None:
     """Counts moved between two tokens (the sum kept) would bound searches wrongly."""
     assert verify_index(three, hashes=False).ok
-    path = three / "shard-00001" / fmt.SHARD_UNIGRAM
-    counts = np.fromfile(path, dtype="<u8")
+    counts = read_counts(three / "shard-00001").copy()
     a, b = np.flatnonzero(counts)[:2]
     counts[a] += 1
     counts[b] -= 1
-    counts.tofile(path)
+    write_counts(three / "shard-00001" / fmt.SHARD_UNIGRAM, counts)
     report = verify_index(three, hashes=False)
     assert any("counts place token" in p for p in report.problems), report.problems
 

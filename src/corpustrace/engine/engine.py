@@ -73,6 +73,7 @@ class ShardArrays:
         # subclass overhead on every small gather. The SA reader is made here, once,
         # rather than lazily by whichever search thread comes first.
         _ = shard.entries
+        shard.advise_random()
         tokens = np.asarray(shard.tokens)
         return cls(
             tokens,
@@ -235,7 +236,9 @@ class Engine:
         """At i, the length of the longest prefix of ids[i:] found in the corpus."""
         array = self.query(ids)
         per_shard = self.map_shards(
-            lambda s: longest_prefix_lengths(s.tokens, s.positions, s.n, array)
+            lambda s: longest_prefix_lengths(
+                s.tokens, s.positions, s.n, array, s.source.token_starts
+            )
         )
         return max_over_shards(per_shard, len(array))
 

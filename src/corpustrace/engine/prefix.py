@@ -14,17 +14,27 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from corpustrace.engine.search import Positions, insertion_lcps, suffix_batch
+from corpustrace.engine.search import Positions, first_token_bounds, insertion_lcps, suffix_batch
 
 
 def longest_prefix_lengths(
-    tokens: np.ndarray, positions: Positions, n: int, ids: np.ndarray
+    tokens: np.ndarray,
+    positions: Positions,
+    n: int,
+    ids: np.ndarray,
+    token_starts: np.ndarray | None = None,
 ) -> np.ndarray:
-    """In one shard: at i, the length of the longest prefix of ids[i:] that occurs there."""
+    """In one shard: at i, the length of the longest prefix of ids[i:] that occurs there.
+
+    With the shard's `token_starts`, each search stays inside the ranks of its first
+    token (`first_token_bounds`): the same answer in fewer probes."""
     if len(ids) == 0 or n == 0:
         return np.zeros(len(ids), dtype=np.int64)
     flat, starts, lens = suffix_batch(ids)
-    return insertion_lcps(tokens, positions, n, flat, starts, lens)
+    bounds = None
+    if token_starts is not None:
+        bounds = first_token_bounds(token_starts, n, flat, starts, lens)
+    return insertion_lcps(tokens, positions, n, flat, starts, lens, bounds)
 
 
 def max_over_shards(per_shard: Iterable[np.ndarray], length: int) -> np.ndarray:

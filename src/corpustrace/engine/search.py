@@ -261,18 +261,22 @@ def insertion_lcps(
     flat: np.ndarray,
     starts: np.ndarray,
     lens: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """For each query, its longest common prefix with any suffix of the array.
 
     The suffixes sharing the most with a query are its neighbours in sorted order, so
     the answer is the larger LCP with the suffix just before its insertion rank and
     the one at it (OLMoTrace, Liu et al., 2025, step 1). Both come out of the search.
+    Within `bounds` (as for `sa_ranges`) the insertion rank is the same; a neighbour
+    outside them starts with another token, so its LCP is 0, what the search reports.
     """
     best = np.zeros(len(starts), dtype=np.int64)
+    if bounds is None:
+        bounds = np.zeros(len(starts), dtype=np.int64), np.full(len(starts), n, dtype=np.int64)
     for part in chunks(len(starts)):
         s, m = starts[part], lens[part]
-        zeros, full = np.zeros(len(s), dtype=np.int64), np.full(len(s), n, dtype=np.int64)
-        _, before, at = lower_bounds(tokens, positions, flat, s, m, zeros, full)
+        _, before, at = lower_bounds(tokens, positions, flat, s, m, *(b[part] for b in bounds))
         best[part] = np.maximum(before, at)
     return best
 

@@ -25,9 +25,10 @@ TOKENS, SA, DOCS, META, META_OFFSETS, SHARD_UNIGRAM = (
     "docs",
     "meta",
     "meta_offsets",
-    "unigram",
+    "unigram.zst",  # the shard's counts, zstd-compressed (read whole: shard_counts.py)
 )
 SHARD_FILES = (TOKENS, SA, DOCS, META, META_OFFSETS, SHARD_UNIGRAM)
+PLAIN_SHARD_UNIGRAM = "unigram"  # how shards written before held them: raw <u8
 TMP_SUFFIX = ".tmp"
 # The optional lexical part (whole-corpus BM25, corpustrace.lexical): a directory of raw
 # little-endian arrays, listed in `Manifest.files` like the unigram table, described by
@@ -95,6 +96,13 @@ class ShardInfo:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def file_names(self) -> tuple[str, ...]:
+        """The files of this shard: SHARD_FILES, with the plain unigram of older shards."""
+        if PLAIN_SHARD_UNIGRAM in self.files and SHARD_UNIGRAM not in self.files:
+            return tuple(PLAIN_SHARD_UNIGRAM if f == SHARD_UNIGRAM else f for f in SHARD_FILES)
+        return SHARD_FILES
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ShardInfo:

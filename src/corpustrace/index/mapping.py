@@ -41,6 +41,8 @@ def _load_libc() -> Any:
         ]
         libc.munmap.restype = ctypes.c_int
         libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        libc.madvise.restype = ctypes.c_int
+        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     except (OSError, AttributeError):  # pragma: no cover - a libc without mmap
         return None
     return libc
@@ -48,6 +50,8 @@ def _load_libc() -> Any:
 
 _LIBC = _load_libc()
 _HAS_TRACKFD = sys.version_info >= (3, 13)
+_MADV_RANDOM = getattr(mmap, "MADV_RANDOM", 1)
+_MADV_WILLNEED = getattr(mmap, "MADV_WILLNEED", 3)
 
 
 class _LibcMap:
@@ -95,3 +99,34 @@ def map_file(path: Path, dtype: np.dtype[Any] | str) -> np.ndarray:
         return np.memmap(path, dtype=dtype, mode="r")
     usable = size - size % np.dtype(dtype).itemsize
     return raw[:usable].view(dtype)
+
+
+def _advise(array: np.ndarray, offset: int, nbytes: int, advice: int) -> bool:
+    """madvise the pages holding bytes [offset, offset + nbytes) of an array."""
+    start = int(array.__array_interface__["data"][0]) + offset
+    first = start - start % mmap.PAGESIZE
+    return int(_LIBC.madvise(first, start + nbytes - first, advice)) == 0
+
+
+def advise_random(array: np.ndarray) -> bool:
+    """Tell the kernel that a mapped array is read at random places (madvise
+    MADV_RANDOM): a page fault then reads that page, not the read-ahead meant for
+    sequential reads (the device's read_ahead_kb: 8 MiB on the benchmark machine, so
+    each cold probe of a binary search read 8 MiB). Advisory: False where it could not
+    be given (no libc, not over a map), and reads stay correct either way.
+    """
+    if _LIBC is None or array.nbytes == 0:
+        return False
+    return _advise(array, 0, array.nbytes, _MADV_RANDOM)
+
+
+def prefetch(array: np.ndarray, indices: np.ndarray) -> None:
+    """Ask for the pages of a few scattered items at once (MADV_WILLNEED, one call per
+    item), so that a cold page cache reads them side by side and without read-ahead
+    before they are read one after another. Advisory, as `advise_random`."""
+    if _LIBC is None or array.ndim != 1 or array.nbytes == 0:
+        return
+    size = array.itemsize
+    for i in np.asarray(indices, dtype=np.int64).tolist():
+        if 0 <= i < len(array):
+            _advise(array, i * size, size, _MADV_WILLNEED)

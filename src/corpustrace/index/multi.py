@@ -17,6 +17,7 @@ from corpustrace.bpe_tables import TABLES_FILE
 from corpustrace.errors import IndexFormatError, NotFound
 from corpustrace.index import format as fmt
 from corpustrace.index.reader import Index, Shard
+from corpustrace.tokenizer_files import PACKED_FILE
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,14 @@ class Part:
 
 def tokenizer_key(manifest: fmt.Manifest) -> tuple[object, ...]:
     """What must agree for token ids to mean the same text: the tokenizer files' hashes
-    (from the manifest), the token width and the separator."""
-    derived = f"{fmt.TOKENIZER_DIR}/{TABLES_FILE}"  # made from tokenizer.json, or absent
+    (from the manifest), the token width and the separator. The BPE tables are made from
+    tokenizer.json, and a compressed tokenizer.json's bytes depend on the zstd version:
+    corpustrace.json beside it holds the SHA-256 of its JSON, so those two are left out."""
+    left_out = {f"{fmt.TOKENIZER_DIR}/{TABLES_FILE}", f"{fmt.TOKENIZER_DIR}/{PACKED_FILE}"}
     files = sorted(
         (name, info.sha256)
         for name, info in manifest.files.items()
-        if name.startswith(fmt.TOKENIZER_DIR + "/") and name != derived
+        if name.startswith(fmt.TOKENIZER_DIR + "/") and name not in left_out
     )
     return (tuple(files), manifest.token_width, manifest.separator)
 

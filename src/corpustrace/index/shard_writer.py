@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from corpustrace.index import format as fmt
+from corpustrace.index.shard_counts import write_counts
 from corpustrace.index.suffix_sort import start_sort, wait_sort, write_suffix_array
 
 
@@ -166,7 +167,7 @@ def _write_files(
     write_array(tmp / fmt.META_OFFSETS, offsets)
     with (tmp / fmt.META).open("wb") as fh:
         fh.writelines(buf.metas)
-    write_array(tmp / fmt.SHARD_UNIGRAM, shard_unigram(tokens, buf.separator, vocab_size))
+    write_counts(tmp / fmt.SHARD_UNIGRAM, shard_unigram(tokens, buf.separator, vocab_size))
     shard = PendingShard(buf, tmp, final, width)
     if in_process or len(tokens) >= PROCESS_MIN_POSITIONS:
         dtype = tokens.dtype

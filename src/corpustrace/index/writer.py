@@ -25,6 +25,7 @@ import corpustrace
 from corpustrace.errors import BuildError
 from corpustrace.index import format as fmt
 from corpustrace.index.progress import Progress
+from corpustrace.index.shard_counts import read_counts
 from corpustrace.index.shard_writer import ShardBuffer, shards_for, write_shards_of
 from corpustrace.tokenizer import Tokenizer
 
@@ -169,7 +170,13 @@ def finish_index(
     """Sum unigram counts, save the tokenizer, then write the manifest last."""
     unigram = np.zeros(tokenizer.vocab_size, dtype="<u8")
     for info in shards:
-        unigram += np.fromfile(out / info.name / fmt.SHARD_UNIGRAM, dtype="<u8")
+        counts = read_counts(out / info.name)
+        if len(counts) != len(unigram):
+            raise BuildError(
+                f"{out / info.name / fmt.SHARD_UNIGRAM}: {len(counts)} counts, "
+                f"the tokenizer has {len(unigram)} ids"
+            )
+        unigram += counts
     tmp = out / (fmt.UNIGRAM + fmt.TMP_SUFFIX)
     unigram.tofile(tmp)
     os.replace(tmp, out / fmt.UNIGRAM)

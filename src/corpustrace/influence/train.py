@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from corpustrace.index import format as fmt
 from corpustrace.index.reader import Index
 from corpustrace.influence import require_torch
 from corpustrace.influence.errors import InfluenceError
@@ -26,6 +25,7 @@ from corpustrace.influence.examples import chunk_table, chunk_tokens_of
 from corpustrace.influence.features import pad_batch, summed_nll
 from corpustrace.influence.model_io import index_fingerprint
 from corpustrace.influence.second_moment import OPTIMIZER_FILE, TRAIN_STATE_FILE
+from corpustrace.tokenizer_files import TOKENIZER_FILE, index_tokenizer_json
 
 
 @dataclass
@@ -141,7 +141,7 @@ def _save(out: Path, model: Any, optimizer: Any, index: Index, state: dict[str, 
     if partial.exists():
         shutil.rmtree(partial)
     model.save_pretrained(str(partial))
-    shutil.copy(index.path / fmt.TOKENIZER_DIR / "tokenizer.json", partial / "tokenizer.json")
+    (partial / TOKENIZER_FILE).write_text(index_tokenizer_json(index.path), encoding="utf-8")
     torch.save(optimizer.state_dict(), partial / OPTIMIZER_FILE)
     (partial / TRAIN_STATE_FILE).write_text(json.dumps(state, indent=2))
     if out.exists():
