@@ -46,7 +46,11 @@ def add_build(sub: SubParsers) -> None:
     p.add_argument("--out", "-o", required=True, type=Path, help="index directory")
     p.add_argument("--tokenizer", "-t", help="bytes | tokenizer.json | dir | .gguf | cached name")
     p.add_argument("--text-field", default="text", help="JSONL/Parquet field holding the text")
-    p.add_argument("--workers", type=int, help="tokenizer threads (default: all cores)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="tokenizer threads and shards sorted side by side (default: all cores)",
+    )
     p.add_argument("--max-memory", type=parse_size, help="memory bound of the build (e.g. 8G)")
     p.add_argument("--shard-tokens", type=int, help="tokens per shard (overrides --max-memory)")
     p.add_argument("--append", action="store_true", help="add the inputs as new shards")
