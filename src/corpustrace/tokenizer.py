@@ -286,7 +286,7 @@ class Tokenizer:
         return self._bytes.many(np.asarray(ids, dtype=np.int64).tolist())
 
     def _join(self, ids: Sequence[int] | np.ndarray) -> bytes:
-        return b"".join(self.pieces(ids))
+        return self._bytes.join(np.asarray(ids, dtype=np.int64))[0]
 
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         return self._join(ids).decode("utf-8", errors="replace")
@@ -299,8 +299,7 @@ class Tokenizer:
         that is not a 0b10xxxxxx continuation byte). A boundary inside a character maps
         to the start of that character, as an incremental decoder would.
         """
-        pieces = self.pieces(ids)
-        raw = b"".join(pieces)
+        raw, lengths = self._bytes.join(np.asarray(ids, dtype=np.int64))
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -310,8 +309,8 @@ class Tokenizer:
         ends_char[:-1] = (arr[1:] & 0xC0) != 0x80
         chars_before = np.zeros(len(arr) + 1, dtype=np.int64)
         np.cumsum(ends_char, out=chars_before[1:])
-        bounds = np.zeros(len(ids) + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, pieces), np.int64, len(pieces)), out=bounds[1:])
+        bounds = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=bounds[1:])
         offsets: list[int] = chars_before[bounds].tolist()
         return text, offsets
 
@@ -347,14 +346,19 @@ class PieceCache:
     def many(self, ids: list[int]) -> list[bytes]:
         cache = self.cache
         try:
-            return [cache[i] for i in ids]
+            return list(map(cache.__getitem__, ids))
         except KeyError:
             pass
         for i in set(ids) - cache.keys():
             if not 0 <= i < self.vocab_size:
                 raise IndexError(f"token id {i} is outside the vocabulary")
             cache[i] = self._piece(i)
-        return [cache[i] for i in ids]
+        return list(map(cache.__getitem__, ids))
+
+    def join(self, ids: np.ndarray) -> tuple[bytes, np.ndarray]:
+        """The bytes of `ids` (int64) end to end, and each one's length in bytes."""
+        pieces = self.many(ids.tolist())
+        return b"".join(pieces), np.fromiter(map(len, pieces), np.int64, len(pieces))
 
     def all(self) -> list[bytes]:
         if self._all is None:
@@ -412,6 +416,22 @@ class TablePieces(PieceCache):
 
     def _piece(self, tid: int) -> bytes:
         return self.tables.piece(tid)
+
+    def join(self, ids: np.ndarray) -> tuple[bytes, np.ndarray]:
+        """As `PieceCache.join`, in numpy: one gather of the tables' bytes (a document
+        window of a few thousand tokens in ~0.1 ms instead of a dict look-up per id)."""
+        if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= self.vocab_size):
+            bad = ids[(ids < 0) | (ids >= self.vocab_size)][0]
+            raise IndexError(f"token id {int(bad)} is outside the vocabulary")
+        offsets = self.tables.piece_offsets
+        starts = offsets[ids].astype(np.int64)
+        lengths = offsets[ids + 1].astype(np.int64) - starts
+        ends = np.cumsum(lengths)
+        if not ids.size or not int(ends[-1]):
+            return b"", lengths
+        # Byte j of token k sits at starts[k] + (j - where token k begins in the output).
+        at = np.repeat(starts - ends + lengths, lengths) + np.arange(int(ends[-1]))
+        return self.tables.piece_bytes[at].tobytes(), lengths
 
 
 def _byte_level_inverse() -> dict[int, str]:

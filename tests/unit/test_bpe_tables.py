@@ -14,6 +14,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tokenizers
 import zstandard
@@ -27,7 +28,7 @@ from corpustrace.bpe_tables import (
     why_not,
 )
 from corpustrace.errors import TokenizerError
-from corpustrace.tokenizer import TokenBytes, Tokenizer
+from corpustrace.tokenizer import TablePieces, TokenBytes, Tokenizer
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -228,6 +229,27 @@ def test_token_bytes_from_tables_equal_the_tokenizer(tmp_path: Path) -> None:
     ids = hf.encode(fixture_text(), add_special_tokens=False).ids
     assert ours.decode(ids) == fixture_text()
     assert ours._hf is None
+
+
+def test_joined_bytes_of_ids_equal_piece_by_piece(tmp_path: Path) -> None:
+    """TablePieces.join (one numpy gather) against b"".join of each id's piece, and the
+    dict-backed join of TokenBytes, on random ids, repeats, one id and none."""
+    hf = llama3_style()
+    size = hf.get_vocab_size(with_added_tokens=True)
+    tables = TablePieces(tables_of(hf))
+    slow = TokenBytes(hf, size)
+    rng = random.Random(5)
+    cases = [[], [0], [size - 1], [7] * 50]
+    cases += [[rng.randrange(size) for _ in range(rng.randrange(1, 400))] for _ in range(40)]
+    for ids in cases:
+        want = [tables.tables.piece(i) for i in ids]
+        for pieces in (tables, slow):
+            raw, lengths = pieces.join(np.asarray(ids, dtype=np.int64))
+            assert raw == b"".join(want)
+            assert lengths.tolist() == [len(p) for p in want]
+    for bad in ([size], [-1], [3, size + 5]):
+        with pytest.raises(IndexError, match="outside the vocabulary"):
+            tables.join(np.asarray(bad, dtype=np.int64))
 
 
 def test_tables_are_written_the_same_every_time(tmp_path: Path) -> None:

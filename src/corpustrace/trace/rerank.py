@@ -64,9 +64,13 @@ def level_of(value: float, high: float = HIGH, medium: float = MEDIUM) -> str:
     return "low"
 
 
-def span_coverage(response: str, intervals: list[tuple[int, int]]) -> float:
-    """Share of the response's non-space characters inside the union of the intervals."""
-    solid = np.asarray([not c.isspace() for c in response], dtype=bool)
+def span_coverage(
+    response: str, intervals: list[tuple[int, int]], solid: np.ndarray | None = None
+) -> float:
+    """Share of the response's non-space characters inside the union of the intervals
+    (`solid`: `solid_chars(response)`, when the caller scores many documents)."""
+    if solid is None:
+        solid = solid_chars(response)
     total = int(solid.sum())
     if not total:
         return 0.0
@@ -74,6 +78,11 @@ def span_coverage(response: str, intervals: list[tuple[int, int]]) -> float:
     for start, end in intervals:
         covered[max(start, 0) : max(end, 0)] = True
     return float((covered & solid).sum() / total)
+
+
+def solid_chars(response: str) -> np.ndarray:
+    """Which characters of the response are not white space."""
+    return np.fromiter((not c.isspace() for c in response), dtype=bool, count=len(response))
 
 
 def highest_level(levels: list[str]) -> str:
@@ -89,11 +98,12 @@ def score_documents(
         raise ValueError(f"ranking must be one of {', '.join(RANKINGS)}, got {ranking!r}")
     idf = "rank_bm25" if ranking == "olmotrace" else "lucene"
     scores = bm25_scores([d.context for d in documents], prompt + " " + response, idf=idf)
+    solid = solid_chars(response) if ranking == "coverage" else None
     for document, score in zip(documents, scores.tolist(), strict=True):
         document.bm25 = float(score)
         if ranking == "coverage":
             intervals = [(spans[s].char_start, spans[s].char_end) for s in document.spans]
-            document.relevance = span_coverage(response, intervals)
+            document.relevance = span_coverage(response, intervals, solid)
             document.level = level_of(document.relevance, COVERAGE_HIGH, COVERAGE_MEDIUM)
         else:
             document.relevance = relevance(score, len(response))
