@@ -9,6 +9,7 @@ and a sorter that fails must fail the build without leaving a complete-looking i
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -128,8 +129,10 @@ def test_a_failing_sorter_fails_the_build_and_leaves_no_index(
 
     monkeypatch.setattr(shard_writer, "start_sort", failing)
     out = tmp_path / "ix"
+    fds = len(os.listdir("/proc/self/fd"))
     with pytest.raises(BuildError, match="suffix sort stopped with status 1: MemoryError"):
         build(BuildOptions([str(src)], out, "bytes", workers=2, quiet=True))
+    assert len(os.listdir("/proc/self/fd")) <= fds  # every sorter reaped, its pipes closed
     assert not (out / fmt.MANIFEST).exists()
     assert not (out / fmt.shard_name(0)).exists()  # no shard renamed before all sorted
     monkeypatch.undo()

@@ -138,10 +138,12 @@ def write_shards_of(
                 shard.sorter = None
         return [_finish(shard) for shard in pending]
     finally:
-        for shard in pending:
-            if shard.sorter is not None and shard.sorter.poll() is None:
-                shard.sorter.kill()
-                shard.sorter.wait()
+        for shard in pending:  # sorters left by an error: stopped, reaped, pipes closed
+            if shard.sorter is not None:
+                if shard.sorter.poll() is None:
+                    shard.sorter.kill()
+                shard.sorter.communicate()
+                shard.sorter = None
 
 
 def shards_for(buf: ShardBuffer, sort_workers: int) -> int:
