@@ -2,7 +2,8 @@
 
 An index holds its tokenizer so that it opens offline and its ids always mean the same
 text. Since the index's BPE tables (bpe_tables.py) encode and decode, tokenizer.json is
-parsed only to build, append, verify and train: it is kept compressed, as
+parsed only to build, append, verify, train and by the server at start-up (a damaged
+one stops it there): it is kept compressed, as
 `tokenizer/tokenizer.json.zst` (GPT-2's: 1.56 MB as JSON, 0.48 MB compressed), and
 read back in ~3 ms. Indexes written before keep a plain `tokenizer/tokenizer.json`,
 which every reader here still accepts. `zstd -d tokenizer.json.zst` gives the file that
@@ -53,7 +54,7 @@ def parse(path: Path) -> tokenizers.Tokenizer:
     try:
         return tokenizers.Tokenizer.from_str(text)
     except Exception as exc:  # tokenizers raises plain Exception subclasses
-        raise TokenizerError(f"{path}: not a readable tokenizer.json ({exc})") from exc
+        raise TokenizerError(f"{path}: not a tokenizer.json file ({exc})") from exc
 
 
 def write_packed(hf: tokenizers.Tokenizer, directory: Path) -> tuple[Path, str]:

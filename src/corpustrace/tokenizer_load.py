@@ -12,7 +12,7 @@ from tokenizers import decoders, models, pre_tokenizers
 
 from corpustrace.errors import TokenizerError
 from corpustrace.tokenizer import Tokenizer, bytes_to_unicode
-from corpustrace.tokenizer_files import PACKED_FILE, TOKENIZER_FILE, parse, tokenizer_json_in
+from corpustrace.tokenizer_files import TOKENIZER_FILE, parse, tokenizer_json_in
 
 BYTES = "bytes"
 
@@ -32,9 +32,7 @@ def load_tokenizer(spec: str | Path) -> Tokenizer:
     if path.is_file():
         if path.suffix == ".gguf":
             return Tokenizer(gguf_tokenizer(path), path.name)
-        if path.name.endswith(PACKED_FILE):  # an index's compressed copy
-            return Tokenizer(parse(path), str(path))
-        return Tokenizer(_from_file(path), str(path))
+        return Tokenizer(parse(path), str(path))  # tokenizer.json, or an index's .zst
     if path.is_dir():
         return Tokenizer(_from_directory(path), str(path))
     if path.suffix or (os.sep in text and not _looks_like_hub_name(text)):
@@ -49,13 +47,6 @@ def byte_tokenizer() -> tokenizers.Tokenizer:
     hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     hf.decoder = decoders.ByteLevel()
     return hf
-
-
-def _from_file(path: Path) -> tokenizers.Tokenizer:
-    try:
-        return tokenizers.Tokenizer.from_file(str(path))
-    except Exception as exc:  # tokenizers raises plain Exception subclasses
-        raise TokenizerError(f"{path}: not a tokenizer.json file ({exc})") from exc
 
 
 def _from_directory(path: Path) -> tokenizers.Tokenizer:
@@ -139,7 +130,7 @@ def _from_local_cache(name: str) -> tokenizers.Tokenizer:
         return _via_transformers(name)
     cached = try_to_load_from_cache(name, TOKENIZER_FILE)
     if isinstance(cached, str):
-        return _from_file(Path(cached))
+        return parse(Path(cached))
     return _via_transformers(name)
 
 

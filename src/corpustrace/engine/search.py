@@ -188,6 +188,11 @@ def sa_range_one(
     return first, lo
 
 
+def every_rank(count: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds [0, n) for each of `count` queries: the whole suffix array."""
+    return np.zeros(count, dtype=np.int64), np.full(count, n, dtype=np.int64)
+
+
 def first_token_bounds(
     token_starts: np.ndarray, n: int, flat: np.ndarray, starts: np.ndarray, lens: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -199,8 +204,7 @@ def first_token_bounds(
     them finds what a search of the whole array finds, in about log2(n / count(t))
     probes instead of log2(n).
     """
-    lo = np.zeros(len(starts), dtype=np.int64)
-    hi = np.full(len(starts), n, dtype=np.int64)
+    lo, hi = every_rank(len(starts), n)
     some = np.flatnonzero(lens > 0)
     first = flat[starts[some]]
     lo[some], hi[some] = token_starts[first], token_starts[first + 1]
@@ -225,7 +229,7 @@ def sa_ranges(
     lo_out = np.zeros(len(starts), dtype=np.int64)
     hi_out = np.zeros(len(starts), dtype=np.int64)
     if bounds is None:
-        bounds = np.zeros(len(starts), dtype=np.int64), np.full(len(starts), n, dtype=np.int64)
+        bounds = every_rank(len(starts), n)
     for part in chunks(len(starts)):
         # Both ends in one search: each query twice, the second copy passing its matches.
         k = len(starts[part])
@@ -273,7 +277,7 @@ def insertion_lcps(
     """
     best = np.zeros(len(starts), dtype=np.int64)
     if bounds is None:
-        bounds = np.zeros(len(starts), dtype=np.int64), np.full(len(starts), n, dtype=np.int64)
+        bounds = every_rank(len(starts), n)
     for part in chunks(len(starts)):
         s, m = starts[part], lens[part]
         _, before, at = lower_bounds(tokens, positions, flat, s, m, *(b[part] for b in bounds))

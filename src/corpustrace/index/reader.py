@@ -100,11 +100,11 @@ class Shard:
         real tokens; the file's bytes are covered by the manifest's hash (`verify`).
         """
         counts = read_counts(self.path)
-        real = self.n_tokens - self.n_docs
-        if len(counts) < self.id_limit or int(counts.sum(dtype=np.uint64)) != real:
+        real, total = self.n_tokens - self.n_docs, int(counts.sum(dtype=np.uint64))
+        if len(counts) < self.id_limit or total != real:
             raise damaged(
                 self.path / fmt.SHARD_UNIGRAM,
-                f"{len(counts)} counts summing to {int(counts.sum(dtype=np.uint64))}, "
+                f"{len(counts)} counts summing to {total}, "
                 f"expected {self.id_limit} summing to the shard's {real} tokens",
             )
         starts = np.zeros(self.id_limit + 1, dtype=np.int64)
